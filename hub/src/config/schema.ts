@@ -1,0 +1,142 @@
+/**
+ * The hub's configuration: the single source of truth for its shape, bounds, units and defaults.
+ * Every object is `.strict()`, so an unknown key is an error that names its path.
+ */
+import { z } from "zod";
+import { DEVICE_ID_PATTERN } from "../../../firmware-bridge/contract/messages.ts";
+
+const port = z.number().int().min(0).max(65535);
+const deviceId = z
+  .string()
+  .regex(DEVICE_ID_PATTERN, "must be lower-case letters, digits and dashes (at most 48), starting with a letter or digit");
+const secret = z.string().min(1).max(200);
+
+const HttpConfig = z
+  .object({
+    /** Where the dashboard, REST API and live stream listen. */
+    host: z.string().default("0.0.0.0"),
+    port: port.default(8080),
+  })
+  .strict();
+
+const Account = z.object({ username: z.string().min(1).max(64), password: secret }).strict();
+
+const BrokerConfig = z
+  .object({
+    /** `embedded`: the hub runs its own aedes broker. `external`: the hub connects to `url`. */
+    mode: z.enum(["embedded", "external"]).default("embedded"),
+    host: z.string().default("0.0.0.0"),
+    /** Port of the embedded broker (ignored in external mode). */
+    port: port.default(1883),
+    /** URL of the external broker, for example `mqtt://127.0.0.1:1883`. */
+    url: z.string().url().optional(),
+    /** The hub's own account on an external broker. */
+    hub: Account.optional(),
+    /** Read-only account for technicians' tools (MQTT Explorer, mosquitto_sub); null to disable. */
+    observer: Account.nullable().default(null),
+    /** A subscriber whose socket holds more than this many unsent bytes gets no more messages until it drains. */
+    maxSubscriberBacklogB: z.number().int().min(16_384).default(4_194_304),
+    /** Keep-alive the embedded broker enforces at most (s); devices use 5 s. */
+    keepaliveS: z.number().int().min(1).max(600).default(5),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    if (b.mode === "external" && b.url === undefined) {
+      ctx.addIssue({ code: "custom", path: ["url"], message: "external mode needs the broker's url" });
+    }
+  });
+
+const IntakeConfig = z
+  .object({
+    /** Messages per second from all devices together; beyond this the hub sheds and says so. */
+    maxMessagesPerS: z.number().int().min(1).default(150_000),
+    /** Messages per second from one device. */
+    maxDeviceMessagesPerS: z.number().int().min(1).default(5_000),
+  })
+  .strict();
+
+const StorageConfig = z
+  .object({
+    /** SQLite file (WAL mode); a relative path is relative to the working directory. */
+    path: z.string().default("data/tec-hub.db"),
+    /** How often buffered samples are committed: a `kill -9` loses at most this much telemetry. */
+    flushMs: z.number().int().min(50).max(1000).default(250),
+    rawRetentionH: z.number().min(1).max(24 * 31).default(48),
+    minuteRetentionD: z.number().min(1).max(3650).default(90),
+  })
+  .strict();
+
+const LiveConfig = z
+  .object({
+    /** Live frames per second sent to each dashboard, whatever the input rate. */
+    maxFramesPerS: z.number().int().min(1).max(60).default(25),
+    /** A dashboard whose socket holds more than this many unsent bytes skips frames and gets a snapshot when it catches up. */
+    maxClientBacklogB: z.number().int().min(16_384).default(1_048_576),
+  })
+  .strict();
+
+const MqttDevice = z
+  .object({
+    kind: z.literal("mqtt"),
+    id: deviceId,
+    name: z.string().min(1).max(80),
+    /** The device's MQTT password on the embedded broker; its username is its id. */
+    password: secret,
+    /** Values from this device are marked "simulated" on every screen. */
+    simulated: z.boolean().default(false),
+  })
+  .strict();
+
+export const DeviceConfig = z.discriminatedUnion("kind", [MqttDevice]);
+export type DeviceConfig = z.infer<typeof DeviceConfig>;
+
+const TinyHouseSimConfig = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** Simulated seconds per real second: 1 is real time, 1440 runs a day in a minute. */
+    speed: z.number().min(0.1).max(100_000).default(60),
+    /** Simulated start time (ISO 8601); default: now. */
+    start: z.string().datetime({ offset: true }).optional(),
+    seed: z.number().int().default(42),
+    /** Real milliseconds between telemetry messages of each simulated device. */
+    periodMs: z.number().int().min(50).max(60_000).default(1000),
+  })
+  .strict();
+
+const SimulatorsConfig = z
+  .object({
+    tinyHouse: TinyHouseSimConfig.default({ enabled: true, speed: 60, seed: 42, periodMs: 1000 }),
+  })
+  .strict();
+
+export const HubConfig = z
+  .object({
+    /** Topic segment of this site: `tec/<site>/...`. */
+    site: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, "must be lower-case letters, digits and dashes"),
+    siteName: z.string().min(1).max(120),
+    /** Marks the demo config: demo passwords are expected here and nowhere else. */
+    demo: z.boolean().default(false),
+    http: HttpConfig.default({ host: "0.0.0.0", port: 8080 }),
+    broker: BrokerConfig.default({ mode: "embedded", host: "0.0.0.0", port: 1883, observer: null, maxSubscriberBacklogB: 4_194_304, keepaliveS: 5 }),
+    intake: IntakeConfig.default({ maxMessagesPerS: 150_000, maxDeviceMessagesPerS: 5_000 }),
+    storage: StorageConfig.default({ path: "data/tec-hub.db", flushMs: 250, rawRetentionH: 48, minuteRetentionD: 90 }),
+    live: LiveConfig.default({ maxFramesPerS: 25, maxClientBacklogB: 1_048_576 }),
+    devices: z.array(DeviceConfig).default([]),
+    simulators: SimulatorsConfig.default({ tinyHouse: { enabled: true, speed: 60, seed: 42, periodMs: 1000 } }),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const seen = new Map<string, number>();
+    c.devices.forEach((d, i) => {
+      const first = seen.get(d.id);
+      if (first !== undefined) ctx.addIssue({ code: "custom", path: ["devices", i, "id"], message: `duplicate device id "${d.id}" (also devices.${first})` });
+      else seen.set(d.id, i);
+    });
+    const accounts = [c.broker.observer?.username, c.broker.hub?.username].filter((u): u is string => u !== undefined);
+    for (const name of accounts) {
+      const clash = c.devices.findIndex((d) => d.id === name);
+      if (clash >= 0) ctx.addIssue({ code: "custom", path: ["devices", clash, "id"], message: `"${name}" is also a broker account name` });
+    }
+  });
+export type HubConfig = z.infer<typeof HubConfig>;
+export type HubConfigInput = z.input<typeof HubConfig>;

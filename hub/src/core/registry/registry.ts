@@ -1,0 +1,389 @@
+/**
+ * The device registry: every declared device, what it said about itself, how fresh each of its
+ * channels is and how healthy its link looks. Pure: driven by the telemetry pipeline and the
+ * adapters' events, and by `sweep(now)` on the injected clock for freshness.
+ */
+import type { ChannelSpec, HealthMessage, MetaMessage } from "../../../../firmware-bridge/contract/messages.ts";
+import type { Bus } from "../bus.ts";
+import type { Clock } from "../clock.ts";
+import type {
+  ChannelQuality,
+  ChannelValue,
+  DeviceCounters,
+  DeviceId,
+  DeviceKind,
+  DeviceState,
+  DeviceView,
+  RejectCode,
+  RejectRecord,
+} from "../types.ts";
+
+/** A channel is stale once it has not reported for this many periods. */
+export const STALE_AFTER_PERIODS = 3;
+const RECENT_REJECTS = 20;
+const RATE_WINDOW_MS = 5000;
+
+export interface DeclaredDevice {
+  id: DeviceId;
+  kind: DeviceKind;
+  name: string;
+  simulated: boolean;
+}
+
+/** What survives a hub restart about a device. */
+export interface PersistedDevice {
+  id: DeviceId;
+  state: DeviceState;
+  lastSeen: number | null;
+  meta: MetaMessage | null;
+  counters: DeviceCounters;
+}
+
+interface MutableChannel {
+  spec: ChannelSpec;
+  value: number | null;
+  at: number | null;
+  deviceTs: number | null;
+  quality: ChannelQuality;
+  reason?: string;
+}
+
+export interface DeviceRecord {
+  readonly declared: DeclaredDevice;
+  state: DeviceState;
+  stateSince: number;
+  stateReason: string;
+  status: "online" | "offline" | null;
+  lastSeen: number | null;
+  meta: MetaMessage | null;
+  metaAt: number | null;
+  health: HealthMessage | null;
+  channels: Map<string, MutableChannel>;
+  lastSeq: number | null;
+  counters: DeviceCounters;
+  rejectsByCode: Map<RejectCode, number>;
+  recentRejects: RejectRecord[];
+  windowStart: number;
+  windowCount: number;
+  ratePerS: number;
+  lastKnownState: DeviceState | null;
+}
+
+const zeroCounters = (): DeviceCounters => ({
+  messages: 0,
+  readings: 0,
+  rejects: 0,
+  duplicates: 0,
+  gaps: 0,
+  missedMessages: 0,
+  reboots: 0,
+  shed: 0,
+});
+
+export class Registry {
+  private readonly devices = new Map<DeviceId, DeviceRecord>();
+
+  constructor(
+    private readonly ctx: { clock: Clock; bus: Bus },
+    declared: readonly DeclaredDevice[],
+  ) {
+    const now = ctx.clock.now();
+    for (const d of declared) {
+      this.devices.set(d.id, {
+        declared: d,
+        state: "unknown",
+        stateSince: now,
+        stateReason: "nothing heard since the hub started",
+        status: null,
+        lastSeen: null,
+        meta: null,
+        metaAt: null,
+        health: null,
+        channels: new Map(),
+        lastSeq: null,
+        counters: zeroCounters(),
+        rejectsByCode: new Map(),
+        recentRejects: [],
+        windowStart: now,
+        windowCount: 0,
+        ratePerS: 0,
+        lastKnownState: null,
+      });
+    }
+  }
+
+  has(id: string): id is DeviceId {
+    return this.devices.has(id as DeviceId);
+  }
+
+  /** The live record, for the core's own modules (the telemetry pipeline). Never hand it out. */
+  record(id: DeviceId): DeviceRecord | undefined {
+    return this.devices.get(id);
+  }
+
+  ids(): DeviceId[] {
+    return [...this.devices.keys()];
+  }
+
+  /** Brings back what the hub knew before it stopped. Counters continue; states start unknown. */
+  restore(saved: readonly PersistedDevice[]): void {
+    for (const s of saved) {
+      const rec = this.devices.get(s.id);
+      if (rec === undefined) continue;
+      rec.lastKnownState = s.state;
+      rec.lastSeen = s.lastSeen;
+      rec.counters = { ...zeroCounters(), ...s.counters };
+      if (s.meta !== null) this.applyMeta(rec, s.meta, false);
+    }
+  }
+
+  snapshot(): PersistedDevice[] {
+    return [...this.devices.values()].map((r) => ({
+      id: r.declared.id,
+      state: r.state === "unknown" && r.lastKnownState !== null ? r.lastKnownState : r.state,
+      lastSeen: r.lastSeen,
+      meta: r.meta,
+      counters: { ...r.counters },
+    }));
+  }
+
+  setStatus(id: DeviceId, status: "online" | "offline"): void {
+    const rec = this.devices.get(id);
+    if (rec === undefined) return;
+    const now = this.ctx.clock.now();
+    rec.status = status;
+    rec.lastKnownState = null;
+    if (status === "online") {
+      rec.lastSeen = now;
+    } else {
+      // Sparkplug: on death every value of the device is stale, stamped with the hub's time.
+      for (const [name, ch] of rec.channels) this.setQuality(rec, name, ch, ch.value === null ? "missing" : "stale", "device offline");
+    }
+    this.derive(rec, status === "offline" ? "device went offline (status or last will)" : "device came online");
+  }
+
+  /** Accepts a validated meta. A changed boot counter means the device rebooted. */
+  setMeta(id: DeviceId, meta: MetaMessage): void {
+    const rec = this.devices.get(id);
+    if (rec === undefined) return;
+    const rebooted = rec.meta !== null && rec.meta.boot !== meta.boot;
+    if (rebooted) {
+      rec.counters.reboots += 1;
+      rec.lastSeq = null;
+    }
+    this.applyMeta(rec, meta, rebooted);
+    rec.lastKnownState = null;
+    this.derive(rec, rebooted ? `device rebooted (boot ${meta.boot})` : "device described itself");
+    this.ctx.bus.emit("device:described", { deviceId: id, meta, rebooted, at: this.ctx.clock.now() });
+  }
+
+  setHealth(id: DeviceId, health: HealthMessage): void {
+    const rec = this.devices.get(id);
+    if (rec === undefined) return;
+    const now = this.ctx.clock.now();
+    if (rec.meta !== null && health.boot !== rec.meta.boot && rec.health?.boot !== health.boot) {
+      // A reboot seen on health before the new meta arrives: forget the sequence.
+      rec.lastSeq = null;
+    }
+    rec.health = health;
+    rec.lastSeen = now;
+    this.countMessage(rec, now);
+    if (rec.status === null) rec.status = "online";
+    this.derive(rec, health.state === "fault" ? `device reports a fault${health.detail ? `: ${health.detail}` : ""}` : "health report");
+  }
+
+  /** Records accepted readings; the pipeline has already validated them. */
+  acceptReadings(rec: DeviceRecord, at: number, deviceTs: number, readings: ReadonlyArray<readonly [string, number]>): void {
+    rec.lastSeen = at;
+    if (rec.status === null) rec.status = "online";
+    this.countMessage(rec, at);
+    rec.counters.readings += readings.length;
+    for (const [name, value] of readings) {
+      const ch = rec.channels.get(name);
+      if (ch === undefined) continue;
+      ch.value = value;
+      ch.at = at;
+      ch.deviceTs = deviceTs;
+      if (ch.quality !== "ok") this.setQuality(rec, name, ch, "ok", undefined);
+    }
+    if (rec.state !== "ready") this.derive(rec, "telemetry");
+  }
+
+  /** A reading was refused: the channel is invalid until a valid one arrives (never last-good). */
+  invalidateChannel(rec: DeviceRecord, channel: string, reason: string): void {
+    const ch = rec.channels.get(channel);
+    if (ch === undefined) return;
+    this.setQuality(rec, channel, ch, "invalid", reason);
+    this.derive(rec, `channel ${channel} invalid: ${reason}`);
+  }
+
+  countReject(id: DeviceId, code: RejectCode, message: string): void {
+    const rec = this.devices.get(id);
+    if (rec === undefined) return;
+    const at = this.ctx.clock.now();
+    if (code === "duplicate") rec.counters.duplicates += 1;
+    else if (code === "shed") rec.counters.shed += 1;
+    else rec.counters.rejects += 1;
+    rec.rejectsByCode.set(code, (rec.rejectsByCode.get(code) ?? 0) + 1);
+    if (code !== "shed" || rec.recentRejects[0]?.code !== "shed") {
+      rec.recentRejects.unshift({ at, code, message });
+      if (rec.recentRejects.length > RECENT_REJECTS) rec.recentRejects.length = RECENT_REJECTS;
+    }
+  }
+
+  /** Sequence bookkeeping: returns false for a duplicate (already seen) message. */
+  checkSequence(rec: DeviceRecord, seq: number): boolean {
+    const last = rec.lastSeq;
+    if (last === null || seq === 0) {
+      rec.lastSeq = seq;
+      return true;
+    }
+    if (seq <= last) return false;
+    if (seq > last + 1) {
+      rec.counters.gaps += 1;
+      rec.counters.missedMessages += seq - last - 1;
+    }
+    rec.lastSeq = seq;
+    return true;
+  }
+
+  /** Freshness and message rates; call a few times a second from the clock. */
+  sweep(): void {
+    const now = this.ctx.clock.now();
+    for (const rec of this.devices.values()) {
+      if (now - rec.windowStart >= RATE_WINDOW_MS) {
+        rec.ratePerS = (rec.windowCount * 1000) / (now - rec.windowStart);
+        rec.windowStart = now;
+        rec.windowCount = 0;
+      }
+      if (rec.meta === null || rec.status === "offline") continue;
+      let changed = false;
+      for (const [name, ch] of rec.channels) {
+        const limit = ch.spec.periodMs * STALE_AFTER_PERIODS;
+        if (ch.quality === "ok" && ch.at !== null && now - ch.at > limit) {
+          this.setQuality(rec, name, ch, "stale", `no reading for ${Math.round((now - ch.at) / 1000)} s (period ${ch.spec.periodMs} ms)`);
+          changed = true;
+        } else if (ch.quality === "missing" && ch.at === null && rec.metaAt !== null && now - rec.metaAt > limit && rec.state === "init") {
+          changed = true;
+        }
+      }
+      if (changed) this.derive(rec, "freshness");
+    }
+  }
+
+  view(id: DeviceId): DeviceView | undefined {
+    const rec = this.devices.get(id);
+    return rec === undefined ? undefined : this.toView(rec);
+  }
+
+  list(): DeviceView[] {
+    return [...this.devices.values()].map((r) => this.toView(r));
+  }
+
+  private applyMeta(rec: DeviceRecord, meta: MetaMessage, rebooted: boolean): void {
+    const old = rec.channels;
+    rec.meta = meta;
+    rec.metaAt = this.ctx.clock.now();
+    rec.channels = new Map();
+    for (const [name, spec] of Object.entries(meta.channels)) {
+      const prev = old.get(name);
+      // After a reboot the old values are not the device's current ones.
+      const keep = prev !== undefined && !rebooted;
+      rec.channels.set(name, {
+        spec,
+        value: keep ? prev.value : null,
+        at: keep ? prev.at : null,
+        deviceTs: keep ? prev.deviceTs : null,
+        quality: keep ? prev.quality : "missing",
+        ...(keep && prev.reason !== undefined ? { reason: prev.reason } : {}),
+      });
+    }
+  }
+
+  private setQuality(rec: DeviceRecord, name: string, ch: MutableChannel, quality: ChannelQuality, reason: string | undefined): void {
+    const previous = ch.quality;
+    ch.quality = quality;
+    if (reason === undefined) delete ch.reason;
+    else ch.reason = reason;
+    if (previous !== quality) {
+      this.ctx.bus.emit("channel:changed", { deviceId: rec.declared.id, channel: name, quality, previous, at: this.ctx.clock.now() });
+    }
+  }
+
+  private countMessage(rec: DeviceRecord, _at: number): void {
+    rec.counters.messages += 1;
+    rec.windowCount += 1;
+  }
+
+  private derive(rec: DeviceRecord, reason: string): void {
+    const now = this.ctx.clock.now();
+    let next: DeviceState;
+    let why = reason;
+    if (rec.status === "offline") {
+      next = "offline";
+    } else if (rec.health?.state === "fault") {
+      next = "fault";
+    } else if (rec.status === null && rec.meta === null) {
+      next = "unknown";
+    } else if (rec.meta === null) {
+      next = "init";
+      why = "online, waiting for meta";
+    } else {
+      const qualities = [...rec.channels.values()];
+      const stale = qualities.filter((c) => c.quality === "stale");
+      const invalid = qualities.filter((c) => c.quality === "invalid");
+      const missing = qualities.filter((c) => c.quality === "missing");
+      const limitPassed = (c: MutableChannel) => rec.metaAt !== null && now - rec.metaAt > c.spec.periodMs * STALE_AFTER_PERIODS;
+      if (stale.length > 0 || missing.some(limitPassed)) {
+        next = "stale";
+        const names = [...rec.channels.entries()].filter(([, c]) => c.quality === "stale" || (c.quality === "missing" && limitPassed(c))).map(([n]) => n);
+        why = `stale: ${names.join(", ")}`;
+      } else if (missing.length > 0) {
+        next = "init";
+        why = "waiting for the first reading of every channel";
+      } else if (invalid.length > 0 || rec.health?.state === "degraded") {
+        next = "degraded";
+        const names = [...rec.channels.entries()].filter(([, c]) => c.quality === "invalid").map(([n, c]) => `${n} (${c.reason ?? "invalid"})`);
+        why = names.length > 0 ? `invalid: ${names.join(", ")}` : `device reports degraded${rec.health?.detail ? `: ${rec.health.detail}` : ""}`;
+      } else {
+        next = "ready";
+      }
+    }
+    if (next === rec.state) return;
+    const previous = rec.state;
+    rec.state = next;
+    rec.stateSince = now;
+    rec.stateReason = why;
+    this.ctx.bus.emit("device:changed", { deviceId: rec.declared.id, state: next, previous, reason: why, at: now });
+  }
+
+  private toView(rec: DeviceRecord): DeviceView {
+    const channels: DeviceView["channels"] = {};
+    for (const [name, ch] of rec.channels) {
+      const value: ChannelValue = { value: ch.value, at: ch.at, deviceTs: ch.deviceTs, quality: ch.quality, ...(ch.reason !== undefined ? { reason: ch.reason } : {}) };
+      channels[name] = { ...value, unit: ch.spec.unit, min: ch.spec.min, max: ch.spec.max, periodMs: ch.spec.periodMs, ...(ch.spec.label !== undefined ? { label: ch.spec.label } : {}) };
+    }
+    return {
+      id: rec.declared.id,
+      kind: rec.declared.kind,
+      name: rec.declared.name,
+      simulated: rec.declared.simulated || rec.meta?.simulated === true,
+      state: rec.state,
+      stateSince: rec.stateSince,
+      stateReason: rec.stateReason,
+      status: rec.status,
+      lastSeen: rec.lastSeen,
+      messageRatePerS: Math.round(rec.ratePerS * 10) / 10,
+      model: rec.meta?.model ?? null,
+      firmware: rec.meta?.firmware ?? null,
+      boot: rec.meta?.boot ?? null,
+      health: rec.health,
+      counters: { ...rec.counters },
+      rejectsByCode: Object.fromEntries(rec.rejectsByCode),
+      recentRejects: [...rec.recentRejects],
+      channels,
+      actuators: rec.meta?.actuators ?? {},
+      lastKnownState: rec.lastKnownState,
+    };
+  }
+}

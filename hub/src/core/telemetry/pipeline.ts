@@ -1,0 +1,225 @@
+/**
+ * Telemetry pipeline: admit -> decode -> validate against the contract and the device's meta ->
+ * update the registry -> fan out (storage and live stream listen on the bus). Every refusal carries
+ * a reason and is counted on the device; nothing a device sends can throw out of here.
+ */
+import {
+  AckMessage,
+  EventMessage,
+  HealthMessage,
+  MAX_MESSAGE_BYTES,
+  MAX_READINGS_PER_MESSAGE,
+  MetaMessage,
+  StatusPayload,
+  TeleMessage,
+  describeZodError,
+} from "../../../../firmware-bridge/contract/messages.ts";
+import type { DeviceTopicKind } from "../../../../firmware-bridge/contract/topics.ts";
+import type { Bus } from "../bus.ts";
+import type { Clock } from "../clock.ts";
+import type { Registry } from "../registry/registry.ts";
+import type { DeviceId, RejectCode, TelemetryBatch } from "../types.ts";
+import { IntakeLimiter, type IntakeLimits } from "./intake.ts";
+
+export interface PipelineCounters {
+  accepted: number;
+  readings: number;
+  rejected: number;
+  shed: number;
+  unknownDevice: number;
+}
+
+export interface AckSink {
+  ack(deviceId: DeviceId, ack: AckMessage): void;
+}
+
+export interface DeviceEventSink {
+  deviceEvent(deviceId: DeviceId, event: EventMessage): void;
+}
+
+export class TelemetryPipeline {
+  readonly counters: PipelineCounters = { accepted: 0, readings: 0, rejected: 0, shed: 0, unknownDevice: 0 };
+  /** Unknown device ids seen, with when and how often: shown to technicians. */
+  readonly unknownDevices = new Map<string, { count: number; lastAt: number }>();
+  private readonly limiter: IntakeLimiter;
+  private ackSink: AckSink | null = null;
+  private eventSink: DeviceEventSink | null = null;
+
+  constructor(
+    private readonly ctx: { clock: Clock; bus: Bus; registry: Registry },
+    limits: IntakeLimits,
+  ) {
+    this.limiter = new IntakeLimiter(ctx.clock, limits, (dropped, windowMs) => {
+      ctx.bus.emit("intake:shed", { dropped, windowMs, at: ctx.clock.now() });
+    });
+  }
+
+  setAckSink(sink: AckSink): void {
+    this.ackSink = sink;
+  }
+
+  setEventSink(sink: DeviceEventSink): void {
+    this.eventSink = sink;
+  }
+
+  /**
+   * One message from a device, as raw bytes with the kind its carrier says it is. Used by every
+   * JSON carrier (MQTT topics today).
+   */
+  ingestRaw(device: string, kind: DeviceTopicKind, payload: Uint8Array | string): void {
+    if (!this.ctx.registry.has(device)) {
+      this.counters.unknownDevice += 1;
+      const u = this.unknownDevices.get(device);
+      const at = this.ctx.clock.now();
+      if (u === undefined) {
+        if (this.unknownDevices.size < 100) this.unknownDevices.set(device, { count: 1, lastAt: at });
+      } else {
+        u.count += 1;
+        u.lastAt = at;
+      }
+      this.reject(null, "unknown-device", `no device "${device}" is declared in the config`);
+      return;
+    }
+    const id = device;
+    if (!this.limiter.admit(id)) {
+      this.counters.shed += 1;
+      this.ctx.registry.countReject(id, "shed", "intake limit exceeded: message shed");
+      return;
+    }
+    const size = typeof payload === "string" ? Buffer.byteLength(payload) : payload.byteLength;
+    if (size > MAX_MESSAGE_BYTES) {
+      this.reject(id, "oversized", `${kind} message of ${size} bytes exceeds ${MAX_MESSAGE_BYTES}`);
+      return;
+    }
+    const text = typeof payload === "string" ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("utf8");
+    if (kind === "status") {
+      const parsed = StatusPayload.safeParse(text.trim());
+      if (!parsed.success) this.reject(id, "invalid-message", `status must be "online" or "offline", got ${JSON.stringify(text.slice(0, 40))}`);
+      else this.ctx.registry.setStatus(id, parsed.data);
+      return;
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (error) {
+      this.reject(id, "malformed-json", `${kind}: not JSON (${error instanceof Error ? error.message : "parse error"})`);
+      return;
+    }
+    this.ingest(id, kind, body);
+  }
+
+  /** One decoded message (any carrier). */
+  ingest(id: DeviceId, kind: Exclude<DeviceTopicKind, "status">, body: unknown): void {
+    switch (kind) {
+      case "tele":
+        this.ingestTele(id, body);
+        return;
+      case "meta": {
+        const parsed = MetaMessage.safeParse(body);
+        if (!parsed.success) this.reject(id, "invalid-message", `meta: ${describeZodError(parsed.error)}`);
+        else this.ctx.registry.setMeta(id, parsed.data);
+        return;
+      }
+      case "health": {
+        const parsed = HealthMessage.safeParse(body);
+        if (!parsed.success) this.reject(id, "invalid-message", `health: ${describeZodError(parsed.error)}`);
+        else this.ctx.registry.setHealth(id, parsed.data);
+        return;
+      }
+      case "ack": {
+        const parsed = AckMessage.safeParse(body);
+        if (!parsed.success) this.reject(id, "invalid-message", `ack: ${describeZodError(parsed.error)}`);
+        else this.ackSink?.ack(id, parsed.data);
+        return;
+      }
+      case "event": {
+        const parsed = EventMessage.safeParse(body);
+        if (!parsed.success) this.reject(id, "invalid-message", `event: ${describeZodError(parsed.error)}`);
+        else this.eventSink?.deviceEvent(id, parsed.data);
+        return;
+      }
+    }
+  }
+
+  /** A problem found before the pipeline (by a carrier or the broker): counted the same way. */
+  reject(id: DeviceId | null, code: RejectCode, message: string): void {
+    this.counters.rejected += 1;
+    if (id !== null) this.ctx.registry.countReject(id, code, message);
+    this.ctx.bus.emit("telemetry:rejected", { deviceId: id, code, message, at: this.ctx.clock.now() });
+  }
+
+  get shed(): number {
+    return this.counters.shed;
+  }
+
+  private ingestTele(id: DeviceId, body: unknown): void {
+    const parsed = TeleMessage.safeParse(body);
+    if (!parsed.success) {
+      this.reject(id, "invalid-message", `tele: ${describeZodError(parsed.error)}`);
+      return;
+    }
+    const msg = parsed.data;
+    const { registry, clock, bus } = this.ctx;
+    const rec = registry.record(id);
+    if (rec === undefined) return;
+    if (rec.meta === null) {
+      this.reject(id, "no-meta", "tele before meta: the device must publish its retained meta first");
+      return;
+    }
+    const entries = Object.entries(msg.readings);
+    if (entries.length > MAX_READINGS_PER_MESSAGE) {
+      this.reject(id, "too-many-readings", `tele carries ${entries.length} readings, at most ${MAX_READINGS_PER_MESSAGE} allowed`);
+      return;
+    }
+    if (!registry.checkSequence(rec, msg.seq)) {
+      registry.countReject(id, "duplicate", `seq ${msg.seq} already seen (last ${rec.lastSeq ?? "?"})`);
+      return;
+    }
+    const at = clock.now();
+    const accepted: Array<readonly [string, number]> = [];
+    for (const [channel, value] of entries) {
+      const ch = rec.channels.get(channel);
+      if (ch === undefined) {
+        this.reject(id, "unknown-channel", `reading "${channel}" is not in the device's meta`);
+        continue;
+      }
+      const problem = checkValue(value, ch.spec.min, ch.spec.max, ch.spec.unit);
+      if (problem !== null) {
+        this.reject(id, problem.code, `${channel}: ${problem.message}`);
+        registry.invalidateChannel(rec, channel, problem.message);
+        continue;
+      }
+      accepted.push([channel, value as number]);
+    }
+    if (accepted.length === 0) return;
+    registry.acceptReadings(rec, at, msg.ts, accepted);
+    this.counters.accepted += 1;
+    this.counters.readings += accepted.length;
+    const batch: TelemetryBatch = {
+      deviceId: id,
+      at,
+      deviceTs: msg.ts,
+      seq: msg.seq,
+      readings: accepted,
+      simulated: rec.declared.simulated || rec.meta.simulated === true,
+    };
+    bus.emit("telemetry:accepted", batch);
+  }
+}
+
+/**
+ * JSON cannot carry NaN or Infinity: JavaScript's JSON.stringify writes them as null and some
+ * firmware prints "nan". Both are reported as "not a finite number", anything else non-numeric as
+ * a wrong type.
+ */
+function checkValue(value: unknown, min: number, max: number, unit: string): { code: RejectCode; message: string } | null {
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) return { code: "not-finite", message: "not a finite number" };
+    if (value < min || value > max) return { code: "out-of-range", message: `${value} ${unit} is outside ${min}..${max} ${unit}` };
+    return null;
+  }
+  if (value === null || (typeof value === "string" && /^[-+]?(nan|inf(inity)?)$/i.test(value.trim()))) {
+    return { code: "not-finite", message: `not a finite number (${JSON.stringify(value)})` };
+  }
+  return { code: "wrong-type", message: `expected a number, got ${typeof value === "object" ? (Array.isArray(value) ? "an array" : "an object") : typeof value}` };
+}

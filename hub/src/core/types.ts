@@ -1,0 +1,102 @@
+import type { HealthMessage, MetaMessage } from "../../../firmware-bridge/contract/messages.ts";
+
+declare const deviceIdBrand: unique symbol;
+/** A device's id as declared in the config (`pv-inverter`). */
+export type DeviceId = string & { readonly [deviceIdBrand]: true };
+export const asDeviceId = (id: string): DeviceId => id as DeviceId;
+
+export type DeviceKind = "mqtt" | "serial" | "printer" | "robot";
+
+/**
+ * unknown: nothing heard since the hub started; init: online, still describing itself or not every
+ * channel seen yet; ready: every channel fresh and valid; degraded: online but a channel is invalid
+ * or the device says so; stale: a channel has not reported within 3 x its period; offline: the
+ * device said goodbye or its last will fired; fault: the device reports a fault.
+ */
+export type DeviceState = "unknown" | "init" | "ready" | "degraded" | "stale" | "offline" | "fault";
+
+/** ok: fresh and valid; stale: too old; invalid: the last reading was refused; missing: never seen. */
+export type ChannelQuality = "ok" | "stale" | "invalid" | "missing";
+
+/** Where a value comes from, shown next to it on every screen. */
+export type Provenance = "live" | "simulated" | "stale";
+
+export type RejectCode =
+  | "oversized"
+  | "malformed-json"
+  | "invalid-message"
+  | "bad-topic"
+  | "unknown-device"
+  | "no-meta"
+  | "unknown-channel"
+  | "wrong-type"
+  | "not-finite"
+  | "out-of-range"
+  | "too-many-readings"
+  | "duplicate"
+  | "acl-denied"
+  | "auth-failed"
+  | "shed";
+
+export interface ChannelValue {
+  readonly value: number | null;
+  /** Hub time the value arrived (ms since the epoch); null if never seen. */
+  readonly at: number | null;
+  /** The device's own timestamp of the value. */
+  readonly deviceTs: number | null;
+  readonly quality: ChannelQuality;
+  readonly reason?: string;
+}
+
+/** One accepted telemetry message, immutable so fan-out needs no copies. */
+export interface TelemetryBatch {
+  readonly deviceId: DeviceId;
+  /** Hub receive time, ms since the epoch. */
+  readonly at: number;
+  readonly deviceTs: number;
+  readonly seq: number;
+  readonly readings: ReadonlyArray<readonly [channel: string, value: number]>;
+  readonly simulated: boolean;
+}
+
+export interface RejectRecord {
+  readonly at: number;
+  readonly code: RejectCode;
+  readonly message: string;
+}
+
+export interface DeviceCounters {
+  messages: number;
+  readings: number;
+  rejects: number;
+  duplicates: number;
+  gaps: number;
+  missedMessages: number;
+  reboots: number;
+  shed: number;
+}
+
+/** What technicians see about one device. Plain data: safe to serialise and send. */
+export interface DeviceView {
+  id: DeviceId;
+  kind: DeviceKind;
+  name: string;
+  simulated: boolean;
+  state: DeviceState;
+  stateSince: number;
+  stateReason: string;
+  status: "online" | "offline" | null;
+  lastSeen: number | null;
+  messageRatePerS: number;
+  model: string | null;
+  firmware: string | null;
+  boot: number | null;
+  health: HealthMessage | null;
+  counters: DeviceCounters;
+  rejectsByCode: Partial<Record<RejectCode, number>>;
+  recentRejects: RejectRecord[];
+  channels: Record<string, ChannelValue & { unit: string; min: number; max: number; periodMs: number; label?: string }>;
+  actuators: MetaMessage["actuators"];
+  /** The state when the hub last stopped, until the device is heard from again. */
+  lastKnownState: DeviceState | null;
+}
