@@ -70,8 +70,8 @@ const LiveConfig = z
   .object({
     /** Live frames per second sent to each dashboard, whatever the input rate. */
     maxFramesPerS: z.number().int().min(1).max(60).default(25),
-    /** A dashboard whose socket holds more than this many unsent bytes skips frames and gets a snapshot when it catches up. */
-    maxClientBacklogB: z.number().int().min(16_384).default(1_048_576),
+    /** A dashboard with more than this many frames queued on its socket skips frames and gets a snapshot when it catches up. */
+    maxClientBacklogFrames: z.number().int().min(2).max(1000).default(50),
   })
   .strict();
 
@@ -84,6 +84,11 @@ const MqttDevice = z
     password: secret,
     /** Values from this device are marked "simulated" on every screen. */
     simulated: z.boolean().default(false),
+    /**
+     * Actuator values the hub holds while nothing forbids them, re-sent within each lease. Anything
+     * not listed stays at the safe value the device declares.
+     */
+    hold: z.record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9]{0,47}$/), z.number()).default({}),
   })
   .strict();
 
@@ -120,7 +125,7 @@ export const HubConfig = z
     broker: BrokerConfig.default({ mode: "embedded", host: "0.0.0.0", port: 1883, observer: null, maxSubscriberBacklogB: 4_194_304, keepaliveS: 5 }),
     intake: IntakeConfig.default({ maxMessagesPerS: 150_000, maxDeviceMessagesPerS: 5_000 }),
     storage: StorageConfig.default({ path: "data/tec-hub.db", flushMs: 250, rawRetentionH: 48, minuteRetentionD: 90 }),
-    live: LiveConfig.default({ maxFramesPerS: 25, maxClientBacklogB: 1_048_576 }),
+    live: LiveConfig.default({ maxFramesPerS: 25, maxClientBacklogFrames: 50 }),
     devices: z.array(DeviceConfig).default([]),
     simulators: SimulatorsConfig.default({ tinyHouse: { enabled: true, speed: 60, seed: 42, periodMs: 1000 } }),
   })

@@ -40,6 +40,7 @@ export interface DeviceEventSink {
 export class TelemetryPipeline {
   readonly counters: PipelineCounters = { accepted: 0, readings: 0, rejected: 0, shed: 0, unknownDevice: 0 };
   /** Unknown device ids seen, with when and how often: shown to technicians. */
+  readonly rejectsByCode = new Map<RejectCode, number>();
   readonly unknownDevices = new Map<string, { count: number; lastAt: number }>();
   private readonly limiter: IntakeLimiter;
   private ackSink: AckSink | null = null;
@@ -144,6 +145,7 @@ export class TelemetryPipeline {
   /** A problem found before the pipeline (by a carrier or the broker): counted the same way. */
   reject(id: DeviceId | null, code: RejectCode, message: string): void {
     this.counters.rejected += 1;
+    this.rejectsByCode.set(code, (this.rejectsByCode.get(code) ?? 0) + 1);
     if (id !== null) this.ctx.registry.countReject(id, code, message);
     this.ctx.bus.emit("telemetry:rejected", { deviceId: id, code, message, at: this.ctx.clock.now() });
   }

@@ -1,0 +1,159 @@
+/**
+ * REST API (fastify) with its OpenAPI description, Prometheus metrics, and the dashboard's files.
+ * Every reply has one shape: `{ ok: true, result }` or `{ ok: false, code, message }`.
+ */
+import { existsSync } from "node:fs";
+import fastifyStatic from "@fastify/static";
+import fastifySwagger from "@fastify/swagger";
+import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
+import { HubError, type HubErrorCode } from "../core/errors.ts";
+import type { Registry } from "../core/registry/registry.ts";
+import { asDeviceId } from "../core/types.ts";
+import type { HubMonitor } from "./monitor.ts";
+import type { MetricsRegistry } from "./metrics.ts";
+
+export interface HistoryQuery {
+  device: string;
+  channel: string;
+  from: number;
+  to: number;
+  resolution?: "raw" | "1m" | "15m" | "auto";
+  maxPoints?: number;
+}
+
+export interface HistorySource {
+  query(q: HistoryQuery): unknown;
+}
+
+export interface HttpContext {
+  registry: Registry;
+  history: HistorySource;
+  monitor: HubMonitor;
+  metrics: MetricsRegistry;
+  /** Folder of the built dashboard; served at `/`. */
+  dashboardDir: string;
+}
+
+const STATUS: Partial<Record<HubErrorCode, number>> = {
+  REQUEST_INVALID: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  DEVICE_UNKNOWN: 404,
+  INTERLOCK_TRIPPED: 409,
+  DEVICE_OFFLINE: 409,
+  DEVICE_REFUSED: 409,
+  OVERLOADED: 503,
+  DEVICE_TIMEOUT: 504,
+};
+
+const errorSchema = {
+  type: "object",
+  properties: { ok: { const: false }, code: { type: "string" }, message: { type: "string" } },
+  required: ["ok", "code", "message"],
+} as const;
+
+const okSchema = (result: object) => ({ type: "object", properties: { ok: { const: true }, result }, required: ["ok", "result"] }) as const;
+
+function ok(reply: FastifyReply, result: unknown) {
+  return reply.send({ ok: true, result });
+}
+
+export async function buildHttp(ctx: HttpContext): Promise<FastifyInstance> {
+  // removeAdditional off: a misspelt query parameter is an error that names it, not silently ignored.
+  const app = Fastify({ logger: false, bodyLimit: 64 * 1024, ajv: { customOptions: { removeAdditional: false } } });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: "3.0.3",
+      info: { title: "TEC Hub API", version: "1", description: "Devices, their health, history and the hub's own health. Replies: { ok: true, result } | { ok: false, code, message }." },
+    },
+  });
+
+  app.setErrorHandler((error: unknown, _request, reply) => {
+    if (error instanceof HubError) {
+      return reply.status(STATUS[error.code] ?? 500).send({ ok: false, code: error.code, message: error.message });
+    }
+    const e = error as { validation?: unknown; message?: string; statusCode?: number };
+    if (e.validation !== undefined) return reply.status(400).send({ ok: false, code: "REQUEST_INVALID", message: e.message ?? "invalid request" });
+    if (e.statusCode !== undefined && e.statusCode < 500) return reply.status(e.statusCode).send({ ok: false, code: "REQUEST_INVALID", message: e.message ?? "invalid request" });
+    return reply.status(500).send({ ok: false, code: "TRANSPORT_FAILED", message: e.message ?? "internal error" });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    if (request.url.startsWith("/api/")) return reply.status(404).send({ ok: false, code: "NOT_FOUND", message: `no route ${request.method} ${request.url.split("?")[0] ?? ""}` });
+    return reply.status(404).type("text/plain").send("Not found");
+  });
+
+  app.get("/api/devices", { schema: { summary: "Every declared device with its state and health", tags: ["devices"], response: { 200: okSchema({ type: "array" }) } } }, (_req, reply) =>
+    ok(reply, ctx.registry.list()),
+  );
+
+  app.get<{ Params: { id: string } }>(
+    "/api/devices/:id",
+    {
+      schema: {
+        summary: "One device: state, channels with freshness, counters, recent rejects with reasons",
+        tags: ["devices"],
+        params: { type: "object", properties: { id: { type: "string", maxLength: 64 } }, required: ["id"] },
+        response: { 200: okSchema({ type: "object", additionalProperties: true }), 404: errorSchema },
+      },
+    },
+    (req, reply) => {
+      const view = ctx.registry.view(asDeviceId(req.params.id));
+      if (view === undefined) throw new HubError("NOT_FOUND", `no device "${req.params.id}"`);
+      return ok(reply, view);
+    },
+  );
+
+  app.get<{ Querystring: HistoryQuery }>(
+    "/api/history",
+    {
+      schema: {
+        summary: "Readings of one channel over a time range, at a resolution that fits (raw, 1-minute or 15-minute)",
+        tags: ["history"],
+        querystring: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            device: { type: "string", maxLength: 64 },
+            channel: { type: "string", maxLength: 64 },
+            from: { type: "integer", minimum: 0, description: "ms since the epoch" },
+            to: { type: "integer", minimum: 0, description: "ms since the epoch" },
+            resolution: { type: "string", enum: ["raw", "1m", "15m", "auto"], default: "auto" },
+            maxPoints: { type: "integer", minimum: 1, maximum: 10000, default: 1000 },
+          },
+          required: ["device", "channel", "from", "to"],
+        },
+        response: { 200: okSchema({ type: "object", additionalProperties: true }), 400: errorSchema },
+      },
+    },
+    (req, reply) => {
+      const q = req.query;
+      if (q.from > q.to) throw new HubError("REQUEST_INVALID", `from (${q.from}) is after to (${q.to})`);
+      return ok(reply, ctx.history.query(q));
+    },
+  );
+
+  app.get("/api/hub/health", { schema: { summary: "The hub's own health: ingest rate, rejects, clients, event-loop lag, memory", tags: ["hub"] } }, (_req, reply) =>
+    ok(reply, ctx.monitor.snapshot()),
+  );
+
+  app.get("/api/openapi.json", { schema: { hide: true } }, () => app.swagger());
+
+  app.get("/metrics", { schema: { hide: true } }, async (_req, reply) => {
+    const body = await ctx.metrics.render();
+    return reply.type(ctx.metrics.contentType).send(body);
+  });
+
+  // Browsers ask for /favicon.ico whatever the page says; answer rather than log a 404.
+  app.get("/favicon.ico", { schema: { hide: true } }, (_req, reply) => reply.redirect("/favicon.svg", 301));
+
+  if (existsSync(ctx.dashboardDir)) {
+    await app.register(fastifyStatic, { root: ctx.dashboardDir, prefix: "/", index: "index.html" });
+  } else {
+    app.get("/", (_req, reply) => reply.type("text/plain").send(`Dashboard not built: run "npm run build:dashboard" (looked in ${ctx.dashboardDir}).`));
+  }
+
+  return app;
+}

@@ -1,0 +1,188 @@
+/**
+ * The live stream over socket.io: a snapshot on connect, then coalesced frames at a bounded rate,
+ * whatever the input rate. One frame is built and encoded per tick for every dashboard in step;
+ * a dashboard that falls behind is moved aside, skips frames, and gets a fresh snapshot once its
+ * socket has drained, so one slow tablet never holds up the others or grows the hub's memory.
+ */
+import type { Server, Socket } from "socket.io";
+import type { Bus } from "../core/bus.ts";
+import type { Clock, Timer } from "../core/clock.ts";
+import type { Registry } from "../core/registry/registry.ts";
+import type { ChannelQuality, DeviceId, Provenance } from "../core/types.ts";
+import { LIVE_EVENTS, type LiveDevice, type LiveDeviceChange, type LiveFrame, type LiveSnapshot, type LiveValue } from "./live-protocol.ts";
+
+const IN_STEP = "live";
+const BEHIND = "behind";
+
+export interface LiveOptions {
+  site: string;
+  siteName: string;
+  maxFramesPerS: number;
+  maxClientBacklogFrames: number;
+}
+
+type Pending = [value: number, at: number, ts: number];
+
+export function provenance(quality: ChannelQuality, simulated: boolean): Provenance {
+  if (quality !== "ok") return "stale";
+  return simulated ? "simulated" : "live";
+}
+
+export class LiveStream {
+  private io: Server | null = null;
+  private timer: Timer | null = null;
+  private frameNo = 0;
+  private readonly dirtyValues = new Map<DeviceId, Map<string, Pending | null>>();
+  private readonly dirtyDevices = new Set<DeviceId>();
+  private readonly unsubscribe: Array<() => void> = [];
+  /** Frames emitted to each socket since its transport last drained: its backlog. */
+  private readonly undrained = new WeakMap<Socket, number>();
+  readonly counters = { frames: 0, skippedForSlowClients: 0, snapshots: 0 };
+
+  constructor(
+    private readonly ctx: { clock: Clock; bus: Bus; registry: Registry },
+    private readonly options: LiveOptions,
+  ) {}
+
+  attach(io: Server): void {
+    this.io = io;
+    io.on("connection", (socket) => {
+      this.undrained.set(socket, 0);
+      socket.conn.on("drain", () => this.undrained.set(socket, 0));
+      void socket.join(IN_STEP);
+      this.sendSnapshot(socket);
+    });
+  }
+
+  start(): void {
+    const { bus } = this.ctx;
+    this.unsubscribe.push(
+      bus.on("telemetry:accepted", "live", (batch) => {
+        let channels = this.dirtyValues.get(batch.deviceId);
+        if (channels === undefined) {
+          channels = new Map();
+          this.dirtyValues.set(batch.deviceId, channels);
+        }
+        for (const [channel, value] of batch.readings) channels.set(channel, [value, batch.at, batch.deviceTs]);
+      }),
+      bus.on("channel:changed", "live", (e) => {
+        let channels = this.dirtyValues.get(e.deviceId);
+        if (channels === undefined) {
+          channels = new Map();
+          this.dirtyValues.set(e.deviceId, channels);
+        }
+        // A quality change alone: send the channel with its current value and new provenance.
+        if (!channels.has(e.channel)) channels.set(e.channel, null);
+      }),
+      bus.on("device:changed", "live", (e) => {
+        this.dirtyDevices.add(e.deviceId);
+      }),
+    );
+    this.timer = this.ctx.clock.setInterval(() => this.tick(), Math.round(1000 / this.options.maxFramesPerS));
+  }
+
+  stop(): void {
+    this.timer?.cancel();
+    this.timer = null;
+    for (const u of this.unsubscribe.splice(0)) u();
+  }
+
+  get clients(): number {
+    return this.io?.engine.clientsCount ?? 0;
+  }
+
+  snapshot(): LiveSnapshot {
+    const t = this.ctx.clock.now();
+    const devices: LiveDevice[] = this.ctx.registry.list().map((d) => ({
+      id: d.id,
+      name: d.name,
+      kind: d.kind,
+      simulated: d.simulated,
+      state: d.state,
+      stateReason: d.stateReason,
+      lastSeen: d.lastSeen,
+      channels: Object.fromEntries(
+        Object.entries(d.channels).map(([name, c]) => [
+          name,
+          {
+            value: c.value,
+            unit: c.unit,
+            min: c.min,
+            max: c.max,
+            ...(c.label !== undefined ? { label: c.label } : {}),
+            at: c.at,
+            ageMs: c.at === null ? null : t - c.at,
+            quality: c.quality,
+            prov: provenance(c.quality, d.simulated),
+          },
+        ]),
+      ),
+    }));
+    return { t, site: this.options.site, siteName: this.options.siteName, devices };
+  }
+
+  private sendSnapshot(socket: Socket): void {
+    this.counters.snapshots += 1;
+    socket.emit(LIVE_EVENTS.snapshot, this.snapshot());
+  }
+
+  /** Builds the frame of what changed since the last tick, or null if nothing did. */
+  private buildFrame(): LiveFrame | null {
+    if (this.dirtyValues.size === 0 && this.dirtyDevices.size === 0) return null;
+    const t = this.ctx.clock.now();
+    const values: LiveValue[] = [];
+    for (const [deviceId, channels] of this.dirtyValues) {
+      const rec = this.ctx.registry.record(deviceId);
+      if (rec === undefined) continue;
+      const simulated = rec.declared.simulated || rec.meta?.simulated === true;
+      for (const [c, pending] of channels) {
+        const ch = rec.channels.get(c);
+        if (ch === undefined) continue;
+        const v = pending?.[0] ?? ch.value;
+        const at = pending?.[1] ?? ch.at;
+        const ts = pending?.[2] ?? ch.deviceTs;
+        values.push({ d: deviceId, c, v, at, ts, ageMs: at === null ? null : t - at, quality: ch.quality, prov: provenance(ch.quality, simulated) });
+      }
+    }
+    const devices: LiveDeviceChange[] = [];
+    for (const id of this.dirtyDevices) {
+      const rec = this.ctx.registry.record(id);
+      if (rec !== undefined) devices.push({ id, state: rec.state, stateReason: rec.stateReason, lastSeen: rec.lastSeen });
+    }
+    this.dirtyValues.clear();
+    this.dirtyDevices.clear();
+    return { t, n: ++this.frameNo, values, devices };
+  }
+
+  private tick(): void {
+    const io = this.io;
+    if (io === null) return;
+    if (io.engine.clientsCount === 0) {
+      // Nobody watching: drop the accumulated changes, a new client starts from a snapshot anyway.
+      this.dirtyValues.clear();
+      this.dirtyDevices.clear();
+      return;
+    }
+    // Slow consumers step aside; those that have drained come back with a snapshot.
+    for (const socket of io.of("/").sockets.values()) {
+      const queued = this.undrained.get(socket) ?? 0;
+      const behind = socket.rooms.has(BEHIND);
+      if (!behind && queued > this.options.maxClientBacklogFrames) {
+        void socket.leave(IN_STEP);
+        void socket.join(BEHIND);
+        this.counters.skippedForSlowClients += 1;
+      } else if (behind && queued === 0) {
+        void socket.leave(BEHIND);
+        void socket.join(IN_STEP);
+        this.sendSnapshot(socket);
+      }
+    }
+    const frame = this.buildFrame();
+    if (frame === null) return;
+    this.counters.frames += 1;
+    for (const socket of io.of("/").sockets.values()) {
+      if (socket.rooms.has(IN_STEP)) this.undrained.set(socket, (this.undrained.get(socket) ?? 0) + 1);
+    }
+    io.to(IN_STEP).emit(LIVE_EVENTS.frame, frame);
+  }
+}

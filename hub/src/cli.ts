@@ -1,0 +1,101 @@
+/**
+ * Command line: `start` runs the hub (and, if the config enables them, the simulators);
+ * `check-config` validates a config file and exits non-zero with every problem listed.
+ */
+import { pino } from "pino";
+import { startTinyHouse, type TinyHouseHandle } from "../../simulators/tiny-house/index.ts";
+import { DEFAULT_CONFIG_PATH, loadConfig } from "./config/load.ts";
+import { HubError } from "./core/errors.ts";
+import { startHub } from "./main.ts";
+
+function usage(): never {
+  console.error("usage: tec-hub start [config.yaml] | tec-hub check-config [config.yaml]");
+  process.exit(2);
+}
+
+function load(file: string) {
+  try {
+    return loadConfig(file);
+  } catch (error) {
+    if (error instanceof HubError) {
+      console.error(`✗ ${error.message}`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+async function start(file: string): Promise<void> {
+  const { config, source, warnings } = load(file);
+  for (const w of warnings) console.warn(`⚠ ${w}`);
+  const logger = pino({ level: process.env.TEC_LOG_LEVEL ?? "info", base: undefined });
+  const hub = await startHub(config, { logger });
+  let sims: TinyHouseHandle | null = null;
+  const th = config.simulators.tinyHouse;
+  if (th.enabled) {
+    const brokerUrl = hub.mqttPort !== null ? `mqtt://127.0.0.1:${hub.mqttPort}` : (config.broker.url ?? "");
+    sims = await startTinyHouse({
+      brokerUrl,
+      site: config.site,
+      passwords: Object.fromEntries(config.devices.map((d) => [d.id, d.password])),
+      speed: th.speed,
+      seed: th.seed,
+      periodMs: th.periodMs,
+      ...(th.start !== undefined ? { startMs: Date.parse(th.start) } : {}),
+    });
+  }
+  const host = config.http.host === "0.0.0.0" ? "localhost" : config.http.host;
+  console.log(`
+TEC Hub ${config.siteName} (${source})
+  Dashboard   http://${host}:${hub.httpPort}
+  REST API    http://${host}:${hub.httpPort}/api/devices   (OpenAPI: /api/openapi.json, metrics: /metrics)
+  MQTT        ${hub.mqttPort !== null ? `mqtt://${host}:${hub.mqttPort} (embedded broker)` : (config.broker.url ?? "")}${config.broker.observer !== null ? `\n  Watch it    mosquitto_sub -h localhost -p ${hub.mqttPort ?? 1883} -u ${config.broker.observer.username} -P ${config.broker.observer.password} -t 'tec/#' -v` : ""}
+  Simulators  ${sims !== null ? `Tiny House (${sims.devices.size} devices, ${th.speed}x speed)` : "off"}
+Press Ctrl-C to stop.
+`);
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping…`);
+    const force = setTimeout(() => {
+      console.error("shutdown took longer than 10 s; exiting");
+      process.exit(1);
+    }, 10_000);
+    force.unref();
+    void (async () => {
+      try {
+        await sims?.stop();
+        await hub.stop();
+        console.log("stopped cleanly");
+        process.exit(0);
+      } catch (error) {
+        console.error("error while stopping:", error);
+        process.exit(1);
+      }
+    })();
+  };
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+}
+
+function checkConfig(file: string): void {
+  const { config, source, warnings } = load(file);
+  console.log(`✓ ${source}: site "${config.site}", ${config.devices.length} device(s), broker ${config.broker.mode}`);
+  for (const w of warnings) console.warn(`⚠ ${w}`);
+}
+
+const [command, file = DEFAULT_CONFIG_PATH] = process.argv.slice(2);
+switch (command) {
+  case "start":
+    start(file).catch((error: unknown) => {
+      console.error(`✗ the hub did not start: ${error instanceof Error ? error.message : String(error)}`);
+      process.exit(1);
+    });
+    break;
+  case "check-config":
+    checkConfig(file);
+    break;
+  default:
+    usage();
+}
