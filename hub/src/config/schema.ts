@@ -69,7 +69,7 @@ const StorageConfig = z
 const LiveConfig = z
   .object({
     /** Live frames per second sent to each dashboard, whatever the input rate. */
-    maxFramesPerS: z.number().int().min(1).max(60).default(25),
+    maxFramesPerS: z.number().int().min(1).max(60).default(40),
     /** A dashboard with more than this many frames queued on its socket skips frames and gets a snapshot when it catches up. */
     maxClientBacklogFrames: z.number().int().min(2).max(1000).default(50),
   })
@@ -125,23 +125,34 @@ export const HubConfig = z
     broker: BrokerConfig.default({ mode: "embedded", host: "0.0.0.0", port: 1883, observer: null, maxSubscriberBacklogB: 4_194_304, keepaliveS: 5 }),
     intake: IntakeConfig.default({ maxMessagesPerS: 150_000, maxDeviceMessagesPerS: 5_000 }),
     storage: StorageConfig.default({ path: "data/tec-hub.db", flushMs: 250, rawRetentionH: 48, minuteRetentionD: 90 }),
-    live: LiveConfig.default({ maxFramesPerS: 25, maxClientBacklogFrames: 50 }),
+    live: LiveConfig.default({ maxFramesPerS: 40, maxClientBacklogFrames: 50 }),
     devices: z.array(DeviceConfig).default([]),
     simulators: SimulatorsConfig.default({ tinyHouse: { enabled: true, speed: 60, seed: 42, periodMs: 1000 } }),
   })
   .strict()
-  .superRefine((c, ctx) => {
-    const seen = new Map<string, number>();
-    c.devices.forEach((d, i) => {
-      const first = seen.get(d.id);
-      if (first !== undefined) ctx.addIssue({ code: "custom", path: ["devices", i, "id"], message: `duplicate device id "${d.id}" (also devices.${first})` });
-      else seen.set(d.id, i);
-    });
-    const accounts = [c.broker.observer?.username, c.broker.hub?.username].filter((u): u is string => u !== undefined);
-    for (const name of accounts) {
-      const clash = c.devices.findIndex((d) => d.id === name);
-      if (clash >= 0) ctx.addIssue({ code: "custom", path: ["devices", clash, "id"], message: `"${name}" is also a broker account name` });
-    }
-  });
+  .superRefine(
+    (c, ctx) => {
+      // Runs even when other keys are invalid (see `when`), so every problem is reported at once:
+      // the values may therefore be malformed here, and are checked before use.
+      const devices: unknown[] = Array.isArray(c.devices) ? c.devices : [];
+      const idOf = (d: unknown): string | undefined => (typeof d === "object" && d !== null && "id" in d && typeof d.id === "string" ? d.id : undefined);
+      const seen = new Map<string, number>();
+      devices.forEach((d, i) => {
+        const id = idOf(d);
+        if (id === undefined) return;
+        const first = seen.get(id);
+        if (first !== undefined) ctx.addIssue({ code: "custom", path: ["devices", i, "id"], message: `duplicate device id "${id}" (also devices.${first})` });
+        else seen.set(id, i);
+      });
+      const broker: Record<string, unknown> = typeof c.broker === "object" && c.broker !== null ? c.broker : {};
+      const accounts = [broker.observer, broker.hub].map((a) => (typeof a === "object" && a !== null && "username" in a && typeof a.username === "string" ? a.username : undefined));
+      for (const name of accounts) {
+        if (name === undefined) continue;
+        const clash = devices.findIndex((d) => idOf(d) === name);
+        if (clash >= 0) ctx.addIssue({ code: "custom", path: ["devices", clash, "id"], message: `"${name}" is also a broker account name` });
+      }
+    },
+    { when: () => true },
+  );
 export type HubConfig = z.infer<typeof HubConfig>;
 export type HubConfigInput = z.input<typeof HubConfig>;

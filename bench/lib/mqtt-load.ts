@@ -1,0 +1,160 @@
+/**
+ * A load generator for the device contract: N devices on raw TCP sockets, each with its own MQTT
+ * session, publishing pre-encoded telemetry at a controlled rate. Encoding packets with
+ * mqtt-packet and writing them in batches keeps the generator cheap, so the hub, not the load
+ * generator, is what gets measured (mqtt.js tops out near 100k msg/s on its own).
+ */
+import net from "node:net";
+import { performance } from "node:perf_hooks";
+import mqttPacket from "mqtt-packet";
+
+export interface LoadDevice {
+  id: string;
+  username?: string;
+  password?: string;
+}
+
+export interface LoadOptions {
+  host: string;
+  port: number;
+  site: string;
+  devices: LoadDevice[];
+}
+
+export interface RunResult {
+  sent: number;
+  elapsedMs: number;
+}
+
+/** Growable per-device record of when each sequence number was published (performance.now()). */
+export class PublishLog {
+  private times: Float64Array;
+  constructor(initial = 1 << 16) {
+    this.times = new Float64Array(initial);
+  }
+  set(seq: number, t: number): void {
+    if (seq >= this.times.length) {
+      const next = new Float64Array(Math.max(this.times.length * 2, seq + 1));
+      next.set(this.times);
+      this.times = next;
+    }
+    this.times[seq] = t;
+  }
+  get(seq: number): number {
+    return this.times[seq] ?? Number.NaN;
+  }
+}
+
+interface Session {
+  device: LoadDevice;
+  socket: net.Socket;
+  topic: string;
+  seq: number;
+  log: PublishLog;
+}
+
+const TICK_MS = 2;
+
+export class MqttLoad {
+  private sessions: Session[] = [];
+
+  constructor(private readonly options: LoadOptions) {}
+
+  get logs(): PublishLog[] {
+    return this.sessions.map((s) => s.log);
+  }
+
+  seqOf(index: number): number {
+    return this.sessions[index]?.seq ?? 0;
+  }
+
+  async connect(): Promise<void> {
+    this.sessions = await Promise.all(this.options.devices.map((d) => this.open(d)));
+  }
+
+  /** Publishes retained status and meta for every device, as a real device does on connect. */
+  async describe(meta: object): Promise<void> {
+    for (const s of this.sessions) {
+      const base = `tec/${this.options.site}/${s.device.id}`;
+      s.socket.write(mqttPacket.generate({ cmd: "publish", topic: `${base}/status`, payload: Buffer.from("online"), qos: 0, retain: true, dup: false }));
+      s.socket.write(mqttPacket.generate({ cmd: "publish", topic: `${base}/meta`, payload: Buffer.from(JSON.stringify(meta)), qos: 0, retain: true, dup: false }));
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+
+  /**
+   * Publishes `ratePerS` messages per second in total, spread evenly over the devices, for
+   * `durationMs`. `payload(seq, ts)` builds each message's JSON.
+   */
+  async run(ratePerS: number, durationMs: number, payload: (seq: number, ts: number) => string): Promise<RunResult> {
+    const start = performance.now();
+    let sent = 0;
+    const n = this.sessions.length;
+    return new Promise<RunResult>((resolve) => {
+      const tick = () => {
+        const now = performance.now();
+        const elapsed = Math.min(now - start, durationMs);
+        const due = Math.floor((elapsed / 1000) * ratePerS);
+        const wall = Date.now();
+        // One write per socket per tick: cork, queue the tick's packets, uncork.
+        for (const s of this.sessions) s.socket.cork();
+        while (sent < due) {
+          // Round-robin over the devices so every device sends at rate / n.
+          const s = this.sessions[sent % n];
+          if (s === undefined) break;
+          s.seq += 1;
+          const packet = mqttPacket.generate({ cmd: "publish", topic: s.topic, payload: Buffer.from(payload(s.seq, wall)), qos: 0, retain: false, dup: false });
+          s.log.set(s.seq, performance.now());
+          s.socket.write(packet);
+          sent += 1;
+        }
+        for (const s of this.sessions) s.socket.uncork();
+        if (now - start >= durationMs) {
+          resolve({ sent, elapsedMs: now - start });
+          return;
+        }
+        setTimeout(tick, TICK_MS);
+      };
+      tick();
+    });
+  }
+
+  close(): void {
+    for (const s of this.sessions) s.socket.destroy();
+    this.sessions = [];
+  }
+
+  private open(device: LoadDevice): Promise<Session> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: this.options.host, port: this.options.port, noDelay: true });
+      const parser = mqttPacket.parser({ protocolVersion: 4 });
+      socket.on("data", (d) => parser.parse(d));
+      socket.once("error", reject);
+      parser.on("packet", (p) => {
+        if (p.cmd !== "connack") return;
+        if (p.returnCode !== 0) {
+          reject(new Error(`${device.id}: CONNACK ${p.returnCode ?? "?"}`));
+          return;
+        }
+        socket.off("error", reject);
+        socket.on("error", () => {});
+        resolve({ device, socket, topic: `tec/${this.options.site}/${device.id}/tele`, seq: 0, log: new PublishLog() });
+      });
+      socket.on("connect", () => {
+        socket.write(
+          mqttPacket.generate({
+            cmd: "connect",
+            protocolId: "MQTT",
+            protocolVersion: 4,
+            clean: true,
+            clientId: `${device.id}-load`,
+            keepalive: 60,
+            ...(device.username !== undefined ? { username: device.username } : {}),
+            ...(device.password !== undefined ? { password: Buffer.from(device.password) } : {}),
+            will: { topic: `tec/${this.options.site}/${device.id}/status`, payload: Buffer.from("offline"), retain: true, qos: 1 },
+          }),
+        );
+      });
+    });
+  }
+}

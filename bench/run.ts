@@ -1,0 +1,35 @@
+/**
+ * `npm run bench`: every benchmark of the hub, printing its figures. Options:
+ *   --only ingest|ingest-mosquitto   run one suite
+ *   --quick                          shorter steps (a smoke run; figures are noisier)
+ */
+import { readOsInfo, runIngest } from "./ingest.ts";
+
+const args = process.argv.slice(2);
+const only = args.includes("--only") ? args[args.indexOf("--only") + 1] : undefined;
+const quick = args.includes("--quick");
+const log = (line: string) => console.log(line);
+
+async function main(): Promise<void> {
+  log(`TEC Hub benchmarks, ${new Date().toISOString()}`);
+  log(`machine: ${readOsInfo()}`);
+  log(`command: npm run bench${args.length > 0 ? ` -- ${args.join(" ")}` : ""}\n`);
+  const stepMs = quick ? 2500 : 5000;
+  const rates = [10_000, 20_000, 30_000, 40_000, 50_000, 60_000, 70_000, 80_000, 90_000, 100_000, 120_000];
+  if (only === undefined || only === "ingest") {
+    const r = await runIngest({ mode: "embedded", rates, stepMs, p99LimitMs: 50, log });
+    log(`=> embedded broker: highest sustained rate with p99 < 50 ms and nothing lost: ${r.best?.rate ?? 0} msg/s (target 60,000)\n`);
+  }
+  if (only === undefined || only === "ingest-mosquitto") {
+    const r = await runIngest({ mode: "external", rates, stepMs, p99LimitMs: 50, log });
+    log(`=> external Mosquitto: highest sustained rate with p99 < 50 ms and nothing lost: ${r.best?.rate ?? 0} msg/s (target 80,000)\n`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

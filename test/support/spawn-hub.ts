@@ -1,0 +1,54 @@
+/**
+ * Runs the hub as its own process through the real CLI, for tests that kill it (kill -9) or
+ * need it to outlive a client.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import path from "node:path";
+
+export interface HubProcess {
+  proc: ChildProcess;
+  httpPort: number;
+  mqttPort: number;
+  output: () => string;
+  kill(signal: NodeJS.Signals): Promise<number | null>;
+}
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+
+export async function spawnHub(configPath: string, env: NodeJS.ProcessEnv = {}): Promise<HubProcess> {
+  const proc = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "hub/src/cli.ts"), "start", configPath], {
+    cwd: ROOT,
+    env: { ...process.env, TEC_LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  proc.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+  proc.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
+  const ports = await new Promise<{ http: number; mqtt: number }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`hub did not start within 20 s:\n${out}`)), 20_000);
+    const check = () => {
+      const http = /Dashboard\s+http:\/\/[^:]+:(\d+)/.exec(out);
+      const mqtt = /MQTT\s+mqtt:\/\/[^:]+:(\d+)/.exec(out);
+      if (http?.[1] !== undefined && mqtt?.[1] !== undefined) {
+        clearTimeout(timer);
+        resolve({ http: Number(http[1]), mqtt: Number(mqtt[1]) });
+      }
+    };
+    proc.stdout?.on("data", check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`hub exited with ${code}:\n${out}`));
+    });
+  });
+  return {
+    proc,
+    httpPort: ports.http,
+    mqttPort: ports.mqtt,
+    output: () => out,
+    async kill(signal) {
+      proc.kill(signal);
+      return exited;
+    },
+  };
+}
