@@ -70,12 +70,15 @@ function channel(id: string, name: string): LiveChannel | undefined {
 
 const fmt = (n: number, digits = 0) => n.toLocaleString(lang() === "nl" ? "nl-NL" : "en-GB", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
+const UNIT_SHOWN: Record<string, string> = { C: "°C", Pct: "%" };
+
 function formatValue(c: LiveChannel): string {
   if (c.value === null) return "–";
+  const unit = UNIT_SHOWN[c.unit] ?? c.unit;
   const abs = Math.abs(c.value);
   if (c.unit === "W" && abs >= 1000) return `${fmt(c.value / 1000, 2)} kW`;
   const digits = c.unit === "W" || c.unit === "ppm" || c.unit === "Wh" ? 0 : 1;
-  return `${fmt(c.value, digits)}${c.unit ? ` ${c.unit}` : ""}`;
+  return `${fmt(c.value, digits)}${unit ? ` ${unit}` : ""}`;
 }
 
 function badge(c: LiveChannel): string {

@@ -75,6 +75,33 @@ export const TeleMessage = z
   .strict();
 export type TeleMessage = z.infer<typeof TeleMessage>;
 
+const TELE_KEYS = new Set(["ts", "seq", "readings"]);
+
+/**
+ * The hot path's test of a tele envelope: true only for what `TeleMessage` accepts (a table-driven
+ * test holds the two together). A false sends the message through `TeleMessage` for the error.
+ * At tens of thousands of messages a second zod's generic walk is a quarter of the pipeline's time.
+ */
+export function isTeleEnvelope(body: unknown): body is TeleMessage {
+  if (typeof body !== "object" || body === null || Object.getPrototypeOf(body) !== Object.prototype) return false;
+  const b = body as Record<string, unknown>;
+  const { ts, seq, readings } = b;
+  if (typeof ts !== "number" || !Number.isSafeInteger(ts) || ts < 0) return false;
+  if (typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 0) return false;
+  if (typeof readings !== "object" || readings === null || Array.isArray(readings)) return false;
+  let keys = 0;
+  for (const k in b) {
+    if (!Object.hasOwn(b, k)) continue;
+    if (!TELE_KEYS.has(k)) return false;
+    keys++;
+  }
+  if (keys !== 3) return false;
+  for (const k in readings) {
+    if (Object.hasOwn(readings, k) && k.length > 48) return false;
+  }
+  return Object.getPrototypeOf(readings) === Object.prototype;
+}
+
 export const DeviceHealthState = z.enum(["ok", "degraded", "fault"]);
 export type DeviceHealthState = z.infer<typeof DeviceHealthState>;
 

@@ -13,6 +13,7 @@ import {
   StatusPayload,
   TeleMessage,
   describeZodError,
+  isTeleEnvelope,
 } from "../../../../firmware-bridge/contract/messages.ts";
 import type { DeviceTopicKind } from "../../../../firmware-bridge/contract/topics.ts";
 import type { Bus } from "../bus.ts";
@@ -155,12 +156,17 @@ export class TelemetryPipeline {
   }
 
   private ingestTele(id: DeviceId, body: unknown): void {
-    const parsed = TeleMessage.safeParse(body);
-    if (!parsed.success) {
-      this.reject(id, "invalid-message", `tele: ${describeZodError(parsed.error)}`);
-      return;
+    let msg: TeleMessage;
+    if (isTeleEnvelope(body)) {
+      msg = body;
+    } else {
+      const parsed = TeleMessage.safeParse(body);
+      if (!parsed.success) {
+        this.reject(id, "invalid-message", `tele: ${describeZodError(parsed.error)}`);
+        return;
+      }
+      msg = parsed.data;
     }
-    const msg = parsed.data;
     const { registry, clock, bus } = this.ctx;
     const rec = registry.record(id);
     if (rec === undefined) return;
