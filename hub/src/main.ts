@@ -58,7 +58,7 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
 
   const db = openDatabase(config.storage.path);
   const deviceStore = new DeviceStore(db);
-  const history = new HistoryStore(db, config.storage, { clock, logger: logger.child({ module: "history" }) });
+  const history = new HistoryStore(config.storage.path, config.storage, { clock, logger: logger.child({ module: "history" }) });
 
   const registry = new Registry(
     { clock, bus },
@@ -108,7 +108,7 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
   const presence = new HubPresence({ site: config.site, link, clock });
 
   bus.on("telemetry:accepted", "history", (batch) => history.append(batch));
-  history.start();
+  await history.start();
 
   const live = new LiveStream({ clock, bus, registry }, { site: config.site, siteName: config.siteName, ...config.live });
   const monitor = new HubMonitor(clock, {
@@ -186,7 +186,7 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
       await new Promise<void>((resolve) => void io.close(() => resolve()));
       await app.close();
       await link.stop();
-      history.stop();
+      await history.stop();
       saveDevices();
       if (broker !== null) await broker.stop();
       db.close();

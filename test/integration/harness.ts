@@ -165,6 +165,12 @@ export async function bootHarness(overrides: Partial<HubConfigInput> = {}): Prom
     },
     async live() {
       const socket = ioClient(h.httpUrl, { transports: ["websocket"], forceNew: true, reconnection: false });
+      // Listen for the snapshot before anything arrives: it follows the connect at once.
+      const snapshot = new Promise<LiveSnapshot>((resolve) => socket.once("snapshot", resolve));
+      await new Promise<void>((resolve, reject) => {
+        socket.once("connect", () => resolve());
+        socket.once("connect_error", reject);
+      });
       open.push({ end: () => socket.close() });
       const frames: LiveFrame[] = [];
       const waiters: Array<{ pred: (f: LiveFrame) => boolean; resolve: (f: LiveFrame) => void }> = [];
@@ -177,7 +183,6 @@ export async function bootHarness(overrides: Partial<HubConfigInput> = {}): Prom
           }
         }
       });
-      const snapshot = new Promise<LiveSnapshot>((resolve) => socket.once("snapshot", resolve));
       return {
         socket,
         snapshot,

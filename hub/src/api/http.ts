@@ -22,7 +22,7 @@ export interface HistoryQuery {
 }
 
 export interface HistorySource {
-  query(q: HistoryQuery): unknown;
+  query(q: HistoryQuery): Promise<unknown>;
 }
 
 export interface HttpContext {
@@ -128,10 +128,10 @@ export async function buildHttp(ctx: HttpContext): Promise<FastifyInstance> {
         response: { 200: okSchema({ type: "object", additionalProperties: true }), 400: errorSchema },
       },
     },
-    (req, reply) => {
+    async (req, reply) => {
       const q = req.query;
       if (q.from > q.to) throw new HubError("REQUEST_INVALID", `from (${q.from}) is after to (${q.to})`);
-      return ok(reply, ctx.history.query(q));
+      return ok(reply, await ctx.history.query(q));
     },
   );
 

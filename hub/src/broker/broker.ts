@@ -41,7 +41,7 @@ function safeEqual(a: string, b: Buffer): boolean {
 
 function authError(message: string): AuthenticateError {
   // MQTT 3.1.1 CONNACK 4: bad user name or password
-  return Object.assign(new Error(message), { returnCode: 4 as AuthenticateError["returnCode"] });
+  return Object.assign(new Error(message), { returnCode: 4 });
 }
 
 export class EmbeddedBroker {

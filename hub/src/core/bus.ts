@@ -32,7 +32,7 @@ export class Bus {
   /** Registers `fn` for `event` on behalf of `owner`; returns a function that removes it. */
   on<E extends HubEventName>(event: E, owner: string, fn: Listener<E>): () => void {
     const list = this.listeners.get(event) ?? [];
-    const entry: Entry = { owner, fn: fn as (payload: never) => void };
+    const entry: Entry = { owner, fn: fn };
     this.listeners.set(event, [...list, entry]);
     return () => {
       const current = this.listeners.get(event) ?? [];

@@ -1,0 +1,132 @@
+/**
+ * The hub's one SQLite file: opened in WAL mode and brought to the current schema by numbered,
+ * forward-only migrations. A later feature (the audit log) adds a table by appending a migration;
+ * a migration once shipped is never edited.
+ */
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import BetterSqlite3 from "better-sqlite3";
+import { HubError } from "../core/errors.ts";
+
+export type Database = BetterSqlite3.Database;
+
+export interface Migration {
+  /** 1, 2, 3, … in order, without gaps. */
+  readonly version: number;
+  readonly name: string;
+  readonly up: (db: Database) => void;
+}
+
+/** How long a statement waits for another connection's write lock before SQLITE_BUSY. */
+const BUSY_TIMEOUT_MS = 5000;
+
+const aggTable = (name: string): string => `
+  CREATE TABLE ${name} (
+    channel_id INTEGER NOT NULL,
+    t INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    sum REAL NOT NULL,
+    min REAL NOT NULL,
+    max REAL NOT NULL,
+    PRIMARY KEY (channel_id, t)
+  ) WITHOUT ROWID;`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "telemetry history",
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE channels (
+          id INTEGER PRIMARY KEY,
+          device TEXT NOT NULL,
+          channel TEXT NOT NULL,
+          UNIQUE (device, channel)
+        );
+        -- data: little-endian float64 pairs [t0, v0, t1, v1, ...]; t is hub time in ms.
+        CREATE TABLE raw_chunks (
+          channel_id INTEGER NOT NULL,
+          t0 INTEGER NOT NULL,
+          t1 INTEGER NOT NULL,
+          n INTEGER NOT NULL,
+          data BLOB NOT NULL
+        );
+        CREATE INDEX raw_chunks_channel_t1 ON raw_chunks (channel_id, t1);
+        -- rollup and retention scan all channels by time.
+        CREATE INDEX raw_chunks_t1 ON raw_chunks (t1);
+        ${aggTable("agg_1m")}
+        ${aggTable("agg_15m")}
+        -- every bucket of the tier that ends at or before done_until is rolled up.
+        CREATE TABLE rollup_state (tier TEXT PRIMARY KEY, done_until INTEGER NOT NULL);
+      `),
+  },
+  {
+    version: 2,
+    name: "device registry snapshot",
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE devices (
+          id TEXT PRIMARY KEY,
+          state TEXT NOT NULL,
+          last_seen INTEGER,
+          meta TEXT,
+          counters TEXT NOT NULL
+        );
+      `),
+  },
+];
+
+/**
+ * Applies every migration newer than the database, each in its own transaction together with its
+ * `schema_version` row, so a crash leaves the schema at a whole version. Returns the version.
+ */
+export function migrate(db: Database, migrations: readonly Migration[] = MIGRATIONS): number {
+  migrations.forEach((m, i) => {
+    if (m.version !== i + 1) throw new Error(`migration "${m.name}" has version ${m.version}, expected ${i + 1}`);
+  });
+  db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL)");
+  const current = (): number =>
+    db.prepare<[], { v: number | null }>("SELECT MAX(version) AS v FROM schema_version").get()?.v ?? 0;
+  const latest = migrations.length;
+  const found = current();
+  if (found > latest) {
+    throw new HubError("STORAGE_FAILED", `database ${db.name} has schema version ${found}, newer than this hub knows (${latest})`);
+  }
+  const record = db.prepare<[number, string]>("INSERT INTO schema_version (version, name) VALUES (?, ?)");
+  for (const m of migrations.slice(found)) {
+    // IMMEDIATE: a second process opening the same file waits instead of applying it twice.
+    db.transaction(() => {
+      if (current() >= m.version) return;
+      m.up(db);
+      record.run(m.version, m.name);
+    }).immediate();
+  }
+  return latest;
+}
+
+/**
+ * Opens (creating its folder if needed) and migrates the database. `":memory:"` is for tests.
+ * synchronous = NORMAL in WAL mode: a committed transaction survives a crash or kill -9 of the
+ * process; only a power loss can take back the last commits (the file itself stays consistent).
+ */
+export function openDatabase(path: string): Database {
+  const inMemory = path === ":memory:" || path === "";
+  let db: Database;
+  try {
+    if (!inMemory) mkdirSync(dirname(resolve(path)), { recursive: true });
+    db = new BetterSqlite3(path);
+  } catch (error) {
+    throw new HubError("STORAGE_FAILED", `cannot open database ${path}: ${(error as Error).message}`);
+  }
+  try {
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    migrate(db);
+    return db;
+  } catch (error) {
+    db.close();
+    if (error instanceof HubError) throw error;
+    throw new HubError("STORAGE_FAILED", `cannot prepare database ${path}: ${(error as Error).message}`);
+  }
+}
