@@ -16,7 +16,7 @@ import type { LiveFrame } from "../hub/src/api/live-protocol.ts";
 import type { HubConfigInput } from "../hub/src/config/schema.ts";
 import { startMosquitto, type Mosquitto } from "../test/support/mosquitto.ts";
 import { spawnHub, type HubProcess } from "../test/support/spawn-hub.ts";
-import { MqttLoad } from "./lib/mqtt-load.ts";
+import { MqttLoad, type TemplateFill, writePadded } from "./lib/mqtt-load.ts";
 import { percentile, procStats, type ProcSample } from "./lib/stats.ts";
 
 const SITE = "bench";
@@ -45,6 +45,9 @@ export interface IngestStep {
   maxMs: number;
   hubCpuPct: number;
   hubRssMB: number;
+  /** CPU of the load generator and receiving dashboard (this process), and of Mosquitto if used. */
+  loadCpuPct: number;
+  brokerCpuPct: number | null;
   pass: boolean;
 }
 
@@ -130,18 +133,24 @@ export async function runIngest(opts: IngestOptions): Promise<{ steps: IngestSte
     let failures = 0;
     const payload = (seq: number, ts: number) =>
       `{"ts":${ts},"seq":${seq},"readings":{"powerW":${(seq % 9000) + 0.5},"tempC":${20 + (seq % 50) / 10},"voltV":230.4,"currentA":${(seq % 400) / 10},"n":${seq}}}`;
+    const fill = telemetryTemplate();
     opts.log(`ingest (${opts.mode === "embedded" ? "embedded aedes" : "external Mosquitto"}): ${DEVICES} devices, message ~${payload(123456, Date.now()).length} bytes`);
-    opts.log("  rate/s    sent  accepted  lost   p50 ms   p99 ms   max ms  hub CPU %  hub RSS MB");
+    opts.log("  rate/s    sent  accepted  lost   p50 ms   p99 ms   max ms  hub CPU %  hub RSS MB  load CPU %  Mosquitto CPU %");
     for (const rate of opts.rates) {
       const before = await health();
       const warmMs = Math.min(1000, opts.stepMs / 5);
       // Warm up at the new rate, then measure.
-      await gen.run(rate, warmMs, payload);
+      await gen.run(rate, warmMs, payload, fill);
       latencies = [];
       measuring = true;
       const cpu0: ProcSample = procStats(hubPid);
-      const result = await gen.run(rate, opts.stepMs - warmMs, payload);
+      const self0 = procStats(process.pid);
+      const broker0 = mosquitto !== null ? procStats(mosquitto.pid) : null;
+      const result = await gen.run(rate, opts.stepMs - warmMs, payload, fill);
       const cpu1: ProcSample = procStats(hubPid);
+      const self1 = procStats(process.pid);
+      const broker1 = mosquitto !== null ? procStats(mosquitto.pid) : null;
+      const pct = (a: ProcSample, b: ProcSample) => ((b.cpuMs - a.cpuMs) / (b.at - a.at)) * 100;
       // Let the last frames arrive before counting.
       await new Promise((r) => setTimeout(r, 500));
       measuring = false;
@@ -159,14 +168,16 @@ export async function runIngest(opts: IngestOptions): Promise<{ steps: IngestSte
         p50Ms: percentile(sorted, 0.5),
         p99Ms: percentile(sorted, 0.99),
         maxMs: sorted.length > 0 ? (sorted[sorted.length - 1] ?? 0) : Number.NaN,
-        hubCpuPct: ((cpu1.cpuMs - cpu0.cpuMs) / (cpu1.at - cpu0.at)) * 100,
+        hubCpuPct: pct(cpu0, cpu1),
         hubRssMB: cpu1.rssMB,
+        loadCpuPct: pct(self0, self1),
+        brokerCpuPct: broker0 !== null && broker1 !== null ? pct(broker0, broker1) : null,
         pass: false,
       };
       step.pass = step.lost === 0 && undelivered === 0 && step.p99Ms < opts.p99LimitMs;
       steps.push(step);
       opts.log(
-        `  ${String(rate).padStart(6)} ${String(sent).padStart(7)} ${String(accepted).padStart(9)} ${String(lost).padStart(5)} ${step.p50Ms.toFixed(1).padStart(8)} ${step.p99Ms.toFixed(1).padStart(8)} ${step.maxMs.toFixed(1).padStart(8)} ${step.hubCpuPct.toFixed(0).padStart(10)} ${step.hubRssMB.toFixed(0).padStart(11)}  ${step.pass ? "ok" : `FAIL${undelivered > 0 ? ` (${undelivered} never shown)` : ""}`}`,
+        `  ${String(rate).padStart(6)} ${String(sent).padStart(7)} ${String(accepted).padStart(9)} ${String(lost).padStart(5)} ${step.p50Ms.toFixed(1).padStart(8)} ${step.p99Ms.toFixed(1).padStart(8)} ${step.maxMs.toFixed(1).padStart(8)} ${step.hubCpuPct.toFixed(0).padStart(10)} ${step.hubRssMB.toFixed(0).padStart(11)} ${step.loadCpuPct.toFixed(0).padStart(11)} ${step.brokerCpuPct === null ? "".padStart(16) : step.brokerCpuPct.toFixed(0).padStart(16)}  ${step.pass ? "ok" : `FAIL${undelivered > 0 ? ` (${undelivered} never shown)` : ""}`}`,
       );
       if (!step.pass) {
         failures += 1;
@@ -188,6 +199,37 @@ export async function runIngest(opts: IngestOptions): Promise<{ steps: IngestSte
     await mosquitto?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The same message as `payload`, as a fixed-size template the generator patches in place. */
+function telemetryTemplate(): TemplateFill {
+  const fields = [
+    ["ts", 13],
+    ["seq", 10],
+    ["powerW", 7],
+    ["tempC", 5],
+    ["currentA", 5],
+    ["n", 10],
+  ] as const;
+  const blank = (w: number) => "0".padStart(w, " ");
+  const template = `{"ts":${blank(13)},"seq":${blank(10)},"readings":{"powerW":${blank(7)},"tempC":${blank(5)},"voltV":230.4,"currentA":${blank(5)},"n":${blank(10)}}}`;
+  const offsets = new Map<string, number>();
+  for (const [name] of fields) {
+    const key = `"${name}":`;
+    offsets.set(name, template.indexOf(key) + key.length);
+  }
+  const at = (name: string) => offsets.get(name) ?? 0;
+  return {
+    template,
+    patch(packet, base, seq, ts) {
+      writePadded(packet, base + at("ts"), 13, String(ts));
+      writePadded(packet, base + at("seq"), 10, String(seq));
+      writePadded(packet, base + at("powerW"), 7, String((seq % 9000) + 0.5));
+      writePadded(packet, base + at("tempC"), 5, String(20 + (seq % 50) / 10));
+      writePadded(packet, base + at("currentA"), 5, String((seq % 400) / 10));
+      writePadded(packet, base + at("n"), 10, String(seq));
+    },
+  };
 }
 
 export function readOsInfo(): string {

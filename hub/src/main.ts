@@ -56,7 +56,7 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
   const logger = options.logger ?? silentLogger;
   const bus = new Bus(logger.child({ module: "bus" }));
 
-  const db = openDatabase(config.storage.path);
+  const db = openDatabase(config.storage.path, { checkpoints: false });
   const deviceStore = new DeviceStore(db);
   const history = new HistoryStore(config.storage.path, config.storage, { clock, logger: logger.child({ module: "history" }) });
 

@@ -11,6 +11,7 @@ import path from "node:path";
 export interface Mosquitto {
   url: string;
   port: number;
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -47,7 +48,7 @@ export async function startMosquitto(): Promise<Mosquitto> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "tec-mosquitto-"));
   const port = await freePort();
   const conf = path.join(dir, "mosquitto.conf");
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, "allow_anonymous true", "persistence false", "log_dest stderr", "log_type error", "log_type warning", ""].join("\n"));
+  writeFileSync(conf, [`listener ${port} 127.0.0.1`, "allow_anonymous true", "persistence false", "set_tcp_nodelay true", "log_dest stderr", "log_type error", "log_type warning", ""].join("\n"));
   const proc: ChildProcess = spawn("mosquitto", ["-c", conf], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   proc.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
@@ -61,6 +62,7 @@ export async function startMosquitto(): Promise<Mosquitto> {
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,
+    pid: proc.pid ?? 0,
     async stop() {
       proc.kill("SIGTERM");
       await exited;

@@ -15,8 +15,8 @@ export interface HubProcess {
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 
-export async function spawnHub(configPath: string, env: NodeJS.ProcessEnv = {}): Promise<HubProcess> {
-  const proc = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "hub/src/cli.ts"), "start", configPath], {
+export async function spawnHub(configPath: string, env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<HubProcess> {
+  const proc = spawn(process.execPath, [...nodeArgs, "--import", "tsx", path.join(ROOT, "hub/src/cli.ts"), "start", configPath], {
     cwd: ROOT,
     env: { ...process.env, TEC_LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],

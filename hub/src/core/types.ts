@@ -100,3 +100,19 @@ export interface DeviceView {
   /** The state when the hub last stopped, until the device is heard from again. */
   lastKnownState: DeviceState | null;
 }
+
+/** Who may do what: pupils' kiosk screens (no login), instructors (PIN), technicians (password). */
+export type Role = "kiosk" | "instructor" | "technician";
+export const ROLES: readonly Role[] = ["kiosk", "instructor", "technician"];
+
+/** Who did something: a logged-in person, the hub itself, or a device (an e-stop button). */
+export interface Actor {
+  name: string;
+  role: Role | "system" | "device";
+}
+
+/** A text in both languages of the centre: Dutch first. */
+export interface Text {
+  nl: string;
+  en: string;
+}

@@ -109,7 +109,16 @@ export function migrate(db: Database, migrations: readonly Migration[] = MIGRATI
  * synchronous = NORMAL in WAL mode: a committed transaction survives a crash or kill -9 of the
  * process; only a power loss can take back the last commits (the file itself stays consistent).
  */
-export function openDatabase(path: string): Database {
+export interface OpenOptions {
+  /**
+   * Whether commits on this connection may checkpoint the WAL. The hub's main-thread connection
+   * says no: a checkpoint of the history worker's WAL behind a small registry save would stall the
+   * event loop for 100 ms and more; the history worker's connection does the checkpointing.
+   */
+  checkpoints?: boolean;
+}
+
+export function openDatabase(path: string, options: OpenOptions = {}): Database {
   const inMemory = path === ":memory:" || path === "";
   let db: Database;
   try {
@@ -122,6 +131,7 @@ export function openDatabase(path: string): Database {
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
+    if (options.checkpoints === false) db.pragma("wal_autocheckpoint = 0");
     migrate(db);
     return db;
   } catch (error) {
