@@ -44,6 +44,7 @@ const STATUS: Partial<Record<HubErrorCode, number>> = {
   DEVICE_OFFLINE: 409,
   DEVICE_REFUSED: 409,
   OVERLOADED: 503,
+  RATE_LIMITED: 429,
   DEVICE_TIMEOUT: 504,
 };
 

@@ -3,6 +3,7 @@
  * listener that throws is logged and counted against its owner, and the others still run.
  */
 import type { MetaMessage } from "../../../firmware-bridge/contract/messages.ts";
+import type { Alarm } from "./alarms/alarms.ts";
 import type { Logger } from "./logger.ts";
 import type { ChannelQuality, DeviceId, DeviceState, RejectCode, TelemetryBatch } from "./types.ts";
 
@@ -13,6 +14,7 @@ export interface HubEvents {
   "device:described": { deviceId: DeviceId; meta: MetaMessage; rebooted: boolean; at: number };
   "channel:changed": { deviceId: DeviceId; channel: string; quality: ChannelQuality; previous: ChannelQuality; at: number };
   "intake:shed": { dropped: number; windowMs: number; at: number };
+  "alarm:changed": Alarm;
 }
 
 export type HubEventName = keyof HubEvents;

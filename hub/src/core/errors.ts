@@ -15,6 +15,7 @@ export type HubErrorCode =
   | "UNAUTHENTICATED"
   | "INTERLOCK_TRIPPED"
   | "OVERLOADED"
+  | "RATE_LIMITED"
   | "STORAGE_FAILED";
 
 export class HubError extends Error {
