@@ -1,0 +1,255 @@
+/**
+ * The interlock engine: rules are functions of (inputs, now) -> trips. Pure, on the injected
+ * clock's time. Fail-safe: a missing, stale or invalid input trips a rule like its condition does.
+ * Trips latch; a reset is refused while the cause is active, before the inputs have been fresh
+ * for the rule's `clearForS`, or from a role the rule does not name. A reset only returns the rule
+ * to normal: it never starts anything (see permits()).
+ *
+ *   waiting --inputs fresh, no cause--> normal --cause--> tripped --cause gone--> cleared --reset--> normal
+ *      |                                                    ^                       |
+ *      +--inputs fresh, cause--------------------------------+-------cause again-----+
+ *
+ * `waiting` is the state after a (re)start until every input has reported fresh: nothing a rule
+ * forbids may start meanwhile, but nothing is latched either. Latched trips are restored as such.
+ */
+import { type Condition, type InterlockRule, conditionInputs } from "../../config/interlocks.ts";
+import { HubError } from "../errors.ts";
+import type { Actor, Role, Text } from "../types.ts";
+import { ConditionEvaluator } from "./conditions.ts";
+import { type InputView, inputProblem } from "./inputs.ts";
+
+export type InterlockStatus = "waiting" | "normal" | "tripped" | "cleared";
+
+export interface Cause {
+  kind: "condition" | "input" | "manual";
+  /** The input behind an input cause. */
+  input?: string;
+  /** What happened, specifically: "water.leak = 1", "device water is offline". */
+  detail: Text;
+}
+
+export interface InterlockState {
+  status: InterlockStatus;
+  since: number;
+  /** Why it tripped (kept while cleared); for `waiting`, what it waits for. */
+  cause: Cause | null;
+  trippedAt: number | null;
+  /** Since when the cause has been gone and every input fresh (for reset). */
+  okSince: number | null;
+  /** Since when the condition has held (for delayS). */
+  pendingSince: number | null;
+}
+
+export interface Transition {
+  id: string;
+  from: InterlockStatus;
+  to: InterlockStatus;
+  cause: Cause | null;
+  at: number;
+  /** A trip while already latched: the same cause came back, or another one. */
+  retrigger: boolean;
+}
+
+export type ResetRefusal = { code: "NOT_FOUND" | "FORBIDDEN" | "INTERLOCK_TRIPPED" | "REQUEST_INVALID"; why: Text };
+
+interface Rule {
+  def: InterlockRule;
+  inputs: string[];
+  evaluator: ConditionEvaluator;
+  state: InterlockState;
+  /** Set by forceTrip: a manual cause that holds until evaluated once. */
+  manual: Cause | null;
+}
+
+function tripDependencies(c: Condition): string[] {
+  if (c.type === "tripped") return [c.interlock];
+  if (c.type === "all" || c.type === "any") return c.of.flatMap(tripDependencies);
+  return [];
+}
+
+export class InterlockEngine {
+  private readonly rules = new Map<string, Rule>();
+  /** Evaluation order: a rule after every rule its condition depends on. */
+  private readonly order: Rule[] = [];
+
+  constructor(defs: readonly InterlockRule[], now: number) {
+    for (const def of defs) {
+      if (this.rules.has(def.id)) throw new HubError("CONFIG_INVALID", `interlock "${def.id}" is declared twice`);
+      this.rules.set(def.id, {
+        def,
+        inputs: conditionInputs(def.when),
+        evaluator: new ConditionEvaluator(def.when),
+        state: { status: "waiting", since: now, cause: null, trippedAt: null, okSince: null, pendingSince: null },
+        manual: null,
+      });
+    }
+    const visiting = new Set<string>();
+    const done = new Set<string>();
+    const visit = (rule: Rule, path: string[]) => {
+      if (done.has(rule.def.id)) return;
+      if (visiting.has(rule.def.id)) throw new HubError("CONFIG_INVALID", `interlocks depend on each other in a circle: ${[...path, rule.def.id].join(" -> ")}`);
+      visiting.add(rule.def.id);
+      for (const dep of tripDependencies(rule.def.when)) {
+        const target = this.rules.get(dep);
+        if (target === undefined) throw new HubError("CONFIG_INVALID", `interlock "${rule.def.id}" depends on unknown interlock "${dep}"`);
+        visit(target, [...path, rule.def.id]);
+      }
+      visiting.delete(rule.def.id);
+      done.add(rule.def.id);
+      this.order.push(rule);
+    };
+    for (const rule of this.rules.values()) visit(rule, []);
+  }
+
+  ids(): string[] {
+    return [...this.rules.keys()];
+  }
+
+  rule(id: string): InterlockRule | undefined {
+    return this.rules.get(id)?.def;
+  }
+
+  state(id: string): InterlockState | undefined {
+    const r = this.rules.get(id);
+    return r === undefined ? undefined : { ...r.state };
+  }
+
+  inputsOf(id: string): string[] {
+    return this.rules.get(id)?.inputs ?? [];
+  }
+
+  /** Every channel any rule reads. */
+  allInputs(): Set<string> {
+    return new Set([...this.rules.values()].flatMap((r) => r.inputs));
+  }
+
+  /** Brings back a latched trip from before a restart: it stays latched until reset. */
+  restore(id: string, saved: { cause: Cause | null; trippedAt: number | null }, now: number): void {
+    const r = this.rules.get(id);
+    if (r === undefined || !r.def.latch) return;
+    r.state = { status: "tripped", since: now, cause: saved.cause, trippedAt: saved.trippedAt ?? now, okSince: null, pendingSince: null };
+  }
+
+  /** A trip from outside the inputs (the emergency stop button on a screen). */
+  forceTrip(id: string, cause: Cause): void {
+    const r = this.rules.get(id);
+    if (r !== undefined) r.manual = cause;
+  }
+
+  evaluate(now: number, read: InputView): Transition[] {
+    const transitions: Transition[] = [];
+    const isTripped = (id: string) => {
+      const s = this.rules.get(id)?.state.status;
+      return s === "tripped" || s === "cleared" || s === "waiting";
+    };
+    for (const r of this.order) {
+      const t = this.step(r, now, read, isTripped);
+      if (t !== null) transitions.push(t);
+    }
+    return transitions;
+  }
+
+  reset(id: string, actor: Actor, now: number): ResetRefusal | null {
+    const r = this.rules.get(id);
+    if (r === undefined) return { code: "NOT_FOUND", why: { nl: `geen vergrendeling "${id}"`, en: `no interlock "${id}"` } };
+    const roles = r.def.reset.roles;
+    if (!roles.includes(actor.role as Exclude<Role, "kiosk">)) {
+      return { code: "FORBIDDEN", why: { nl: `alleen ${roles.map(roleNl).join(" of ")} mag ${r.def.name.nl} resetten`, en: `only ${roles.join(" or ")} may reset ${r.def.name.en}` } };
+    }
+    const refusal = this.refusal(r, now);
+    if (refusal !== null) return refusal;
+    r.state = { status: "normal", since: now, cause: null, trippedAt: null, okSince: now, pendingSince: null };
+    r.evaluator.forget();
+    return null;
+  }
+
+  /** Why a reset would be refused right now whoever asked, or null if it would be accepted. */
+  resetBlocker(id: string, now: number): Text | null {
+    const r = this.rules.get(id);
+    return r === undefined ? null : (this.refusal(r, now)?.why ?? null);
+  }
+
+  private refusal(r: Rule, now: number): ResetRefusal | null {
+    const s = r.state;
+    switch (s.status) {
+      case "normal":
+        return { code: "REQUEST_INVALID", why: { nl: "er is niets te resetten", en: "nothing to reset" } };
+      case "waiting":
+        return { code: "INTERLOCK_TRIPPED", why: { nl: `wacht nog op verse meetwaarden: ${s.cause?.detail.nl ?? "?"}`, en: `still waiting for fresh readings: ${s.cause?.detail.en ?? "?"}` } };
+      case "tripped":
+        return { code: "INTERLOCK_TRIPPED", why: { nl: `de oorzaak is nog actief: ${s.cause?.detail.nl ?? r.def.reason.nl}`, en: `the cause is still active: ${s.cause?.detail.en ?? r.def.reason.en}` } };
+      case "cleared": {
+        const needMs = r.def.reset.clearForS * 1000;
+        const okFor = s.okSince === null ? 0 : now - s.okSince;
+        if (okFor < needMs) {
+          const left = Math.ceil((needMs - okFor) / 1000);
+          return { code: "INTERLOCK_TRIPPED", why: { nl: `de meetwaarden moeten nog ${left} s in orde blijven`, en: `the readings must stay fine for another ${left} s` } };
+        }
+        return null;
+      }
+    }
+  }
+
+  private step(r: Rule, now: number, read: InputView, isTripped: (id: string) => boolean): Transition | null {
+    const s = r.state;
+    // 1. Inputs: fail-safe.
+    let cause: Cause | null = null;
+    for (const ref of r.inputs) {
+      const p = inputProblem(ref, read(ref));
+      if (p !== null) {
+        cause = { kind: "input", input: ref, detail: p.detail };
+        break;
+      }
+    }
+    const inputsFresh = cause === null;
+    // 2. The condition, with its delay.
+    if (inputsFresh) {
+      const result = r.evaluator.evaluate(now, (ref) => read(ref), isTripped);
+      if (result.value) {
+        s.pendingSince ??= now;
+        if (now - s.pendingSince >= r.def.delayS * 1000) cause = { kind: "condition", detail: result.detail ?? r.def.reason };
+      } else {
+        s.pendingSince = null;
+      }
+    } else {
+      s.pendingSince = null;
+    }
+    if (r.manual !== null) {
+      cause = r.manual;
+      r.manual = null;
+    }
+    // 3. The state machine.
+    const from = s.status;
+    const move = (to: InterlockStatus, patch: Partial<InterlockState>, retrigger = false): Transition => {
+      r.state = { ...s, ...patch, status: to, since: to === from ? s.since : now };
+      return { id: r.def.id, from, to, cause: r.state.cause, at: now, retrigger };
+    };
+    switch (from) {
+      case "waiting":
+        if (!inputsFresh && cause?.kind !== "manual") {
+          // Keep saying what it waits for; no transition.
+          s.cause = cause;
+          return null;
+        }
+        if (cause !== null) return move("tripped", { cause, trippedAt: now, okSince: null });
+        return move("normal", { cause: null, okSince: now });
+      case "normal":
+        if (cause !== null) return move("tripped", { cause, trippedAt: now, okSince: null });
+        return null;
+      case "tripped":
+        if (cause !== null) {
+          // Still active; the first cause stays the reason it tripped.
+          return null;
+        }
+        if (!r.def.latch) return move("normal", { cause: null, trippedAt: null, okSince: now });
+        return move("cleared", { okSince: now });
+      case "cleared":
+        if (cause !== null) return move("tripped", { cause, trippedAt: now, okSince: null }, true);
+        return null;
+    }
+  }
+}
+
+function roleNl(role: string): string {
+  return role === "technician" ? "een technicus" : role === "instructor" ? "een begeleider" : role;
+}
