@@ -142,7 +142,7 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
   monitor.start();
   keeper.start();
   for (const d of config.devices) {
-    for (const [actuator, value] of Object.entries(d.hold)) keeper.hold(asDeviceId(d.id), actuator, value);
+    for (const [actuator, value] of Object.entries(d.hold)) keeper.holdWhenPermitted(asDeviceId(d.id), actuator, value);
   }
 
   const sweep = clock.setInterval(() => registry.sweep(), SWEEP_MS);

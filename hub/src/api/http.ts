@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import fastifyStatic from "@fastify/static";
 import fastifySwagger from "@fastify/swagger";
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
-import { HubError, type HubErrorCode } from "../core/errors.ts";
+import { HubError, type HubErrorCode, errorReply } from "../core/errors.ts";
 import type { Registry } from "../core/registry/registry.ts";
 import { asDeviceId } from "../core/types.ts";
 import type { HubMonitor } from "./monitor.ts";
@@ -50,7 +50,12 @@ const STATUS: Partial<Record<HubErrorCode, number>> = {
 
 const errorSchema = {
   type: "object",
-  properties: { ok: { const: false }, code: { type: "string" }, message: { type: "string" } },
+  properties: {
+    ok: { const: false },
+    code: { type: "string" },
+    message: { type: "string" },
+    reason: { type: "object", properties: { nl: { type: "string" }, en: { type: "string" } } },
+  },
   required: ["ok", "code", "message"],
 } as const;
 
@@ -72,9 +77,7 @@ export async function buildHttp(ctx: HttpContext): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler((error: unknown, _request, reply) => {
-    if (error instanceof HubError) {
-      return reply.status(STATUS[error.code] ?? 500).send({ ok: false, code: error.code, message: error.message });
-    }
+    if (error instanceof HubError) return reply.status(STATUS[error.code] ?? 500).send(errorReply(error));
     const e = error as { validation?: unknown; message?: string; statusCode?: number };
     if (e.validation !== undefined) return reply.status(400).send({ ok: false, code: "REQUEST_INVALID", message: e.message ?? "invalid request" });
     if (e.statusCode !== undefined && e.statusCode < 500) return reply.status(e.statusCode).send({ ok: false, code: "REQUEST_INVALID", message: e.message ?? "invalid request" });

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { DEVICE_ID_PATTERN } from "../../../firmware-bridge/contract/messages.ts";
+import { InterlockRule, SafetyConfig } from "./interlocks.ts";
 
 const port = z.number().int().min(0).max(65535);
 const deviceId = z
@@ -127,6 +128,9 @@ export const HubConfig = z
     storage: StorageConfig.default({ path: "data/tec-hub.db", flushMs: 250, rawRetentionH: 48, minuteRetentionD: 90 }),
     live: LiveConfig.default({ maxFramesPerS: 40, maxClientBacklogFrames: 50 }),
     devices: z.array(DeviceConfig).default([]),
+    /** The hub's interlocks: a secondary, fail-safe layer behind hardwired e-stops and device firmware. */
+    interlocks: z.array(InterlockRule).default([]),
+    safety: SafetyConfig.default({ estopResetRoles: ["instructor", "technician"], estopButtons: [] }),
     simulators: SimulatorsConfig.default({ tinyHouse: { enabled: true, speed: 60, seed: 42, periodMs: 1000 } }),
   })
   .strict()
@@ -144,6 +148,27 @@ export const HubConfig = z
         if (first !== undefined) ctx.addIssue({ code: "custom", path: ["devices", i, "id"], message: `duplicate device id "${id}" (also devices.${first})` });
         else seen.set(id, i);
       });
+      const interlocks: unknown[] = Array.isArray(c.interlocks) ? c.interlocks : [];
+      const ruleIds = new Map<string, number>();
+      interlocks.forEach((r, i) => {
+        const id = idOf(r);
+        if (id === undefined) return;
+        if (id === "estop") ctx.addIssue({ code: "custom", path: ["interlocks", i, "id"], message: `"estop" is the built-in emergency stop` });
+        const first = ruleIds.get(id);
+        if (first !== undefined) ctx.addIssue({ code: "custom", path: ["interlocks", i, "id"], message: `duplicate interlock id "${id}" (also interlocks.${first})` });
+        else ruleIds.set(id, i);
+      });
+      // Every device an interlock or e-stop button names must be declared (a typo would be a rule that can never be satisfied).
+      const known = new Set(devices.map(idOf).filter((d): d is string => d !== undefined));
+      const refs = (value: unknown, path: Array<string | number>): void => {
+        if (typeof value === "string" && /^[a-z0-9][a-z0-9-]*\.[a-zA-Z]/.test(value) && (path.at(-1) === "input" || path.at(-1) === "actuator" || path.at(-2) === "forbids" || path.at(-2) === "estopButtons")) {
+          const device = value.split(".")[0] ?? "";
+          if (!known.has(device)) ctx.addIssue({ code: "custom", path, message: `"${value}" names device "${device}", which is not declared under devices` });
+        } else if (Array.isArray(value)) value.forEach((v, i) => refs(v, [...path, i]));
+        else if (typeof value === "object" && value !== null) for (const [k, v] of Object.entries(value)) refs(v, [...path, k]);
+      };
+      refs(c.interlocks, ["interlocks"]);
+      refs(c.safety, ["safety"]);
       const broker: Record<string, unknown> = typeof c.broker === "object" && c.broker !== null ? c.broker : {};
       const accounts = [broker.observer, broker.hub].map((a) => (typeof a === "object" && a !== null && "username" in a && typeof a.username === "string" ? a.username : undefined));
       for (const name of accounts) {

@@ -15,6 +15,7 @@ export interface HubEvents {
   "channel:changed": { deviceId: DeviceId; channel: string; quality: ChannelQuality; previous: ChannelQuality; at: number };
   "intake:shed": { dropped: number; windowMs: number; at: number };
   "alarm:changed": Alarm;
+  "interlock:changed": { id: string; from: string; to: string; at: number };
 }
 
 export type HubEventName = keyof HubEvents;

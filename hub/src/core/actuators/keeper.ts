@@ -2,8 +2,12 @@
  * Holds actuators at the values the hub wants, by re-sending each command well within its lease.
  * A device returns an actuator to its safe value when the lease runs out, so anything the hub does
  * not actively hold falls back to safe on its own: the hub going quiet is itself a safe state.
+ *
+ * Starting something (holding a value other than the safe one) must pass the permissives; a hold
+ * whose permissives stop holding is dropped, never resumed by itself (a reset restarts nothing).
  */
 import type { Clock, Timer } from "../clock.ts";
+import { HubError, type Reason } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { DeviceId } from "../types.ts";
@@ -13,10 +17,20 @@ import type { CommandService } from "./commands.ts";
 const REFRESH_FRACTION = 3;
 const TICK_MS = 250;
 
+export type PermitResult = { allowed: true } | { allowed: false; reason: Reason; /** a latched trip or the e-stop, not just "waiting for inputs" */ latched: boolean };
+
+export interface Permits {
+  check(deviceId: DeviceId, actuator: string, value: number): PermitResult;
+}
+
+const allowAll: Permits = { check: () => ({ allowed: true }) };
+
 export interface HeldActuator {
   deviceId: DeviceId;
   actuator: string;
   value: number;
+  /** pending: asked for at start-up, waits for its permissives; held: being refreshed. */
+  status: "pending" | "held";
   lastSentAt: number | null;
   lastAckAt: number | null;
   lastError: string | null;
@@ -26,8 +40,14 @@ export interface HeldActuator {
 export class ActuatorKeeper {
   private readonly held = new Map<string, HeldActuator>();
   private timer: Timer | null = null;
+  private permits: Permits = allowAll;
 
   constructor(private readonly ctx: { clock: Clock; registry: Registry; commands: CommandService; logger: Logger }) {}
+
+  /** The interlocks' permissives; until set, everything is allowed (tests of the keeper alone). */
+  usePermits(permits: Permits): void {
+    this.permits = permits;
+  }
 
   start(): void {
     this.timer ??= this.ctx.clock.setInterval(() => this.tick(), TICK_MS);
@@ -38,29 +58,79 @@ export class ActuatorKeeper {
     this.timer = null;
   }
 
+  /** Starts holding a value now; refused (HubError INTERLOCK_TRIPPED, with the reason) if a permissive forbids it. */
   hold(deviceId: DeviceId, actuator: string, value: number): void {
-    const key = `${deviceId}/${actuator}`;
-    const prev = this.held.get(key);
-    this.held.set(key, { deviceId, actuator, value, lastSentAt: prev?.value === value ? prev.lastSentAt : null, lastAckAt: prev?.lastAckAt ?? null, lastError: null, inFlight: false });
+    const verdict = this.isSafe(deviceId, actuator, value) ? { allowed: true as const } : this.permits.check(deviceId, actuator, value);
+    if (!verdict.allowed) throw HubError.because("INTERLOCK_TRIPPED", verdict.reason, { deviceId, actuator, value });
+    this.put(deviceId, actuator, value, "held");
     this.tick();
   }
 
-  /** Stops holding: the device falls back to safe when the lease ends, or at once if told so. */
-  release(deviceId: DeviceId, actuator: string): void {
-    this.held.delete(`${deviceId}/${actuator}`);
+  /**
+   * Asks for a value at start-up (the config's `hold`): it starts once its device is there and its
+   * permissives hold, and is forgotten if a latched trip forbids it first.
+   */
+  holdWhenPermitted(deviceId: DeviceId, actuator: string, value: number): void {
+    this.put(deviceId, actuator, value, "pending");
+    this.tick();
+  }
+
+  /** Stops holding: the device falls back to safe when the lease ends (or when told, by the caller). */
+  release(deviceId: DeviceId, actuator: string): HeldActuator | undefined {
+    const key = `${deviceId}/${actuator}`;
+    const h = this.held.get(key);
+    this.held.delete(key);
+    return h;
+  }
+
+  releaseAll(): HeldActuator[] {
+    const all = [...this.held.values()];
+    this.held.clear();
+    return all;
   }
 
   list(): HeldActuator[] {
     return [...this.held.values()].map((h) => ({ ...h }));
   }
 
+  private put(deviceId: DeviceId, actuator: string, value: number, status: HeldActuator["status"]): void {
+    const key = `${deviceId}/${actuator}`;
+    const prev = this.held.get(key);
+    this.held.set(key, {
+      deviceId,
+      actuator,
+      value,
+      status,
+      lastSentAt: prev?.value === value ? prev.lastSentAt : null,
+      lastAckAt: prev?.lastAckAt ?? null,
+      lastError: null,
+      inFlight: false,
+    });
+  }
+
+  private isSafe(deviceId: DeviceId, actuator: string, value: number): boolean {
+    return this.ctx.registry.view(deviceId)?.actuators[actuator]?.safe === value;
+  }
+
   private tick(): void {
     const now = this.ctx.clock.now();
-    for (const h of this.held.values()) {
+    for (const [key, h] of this.held) {
       if (h.inFlight) continue;
       const view = this.ctx.registry.view(h.deviceId);
       const spec = view?.actuators[h.actuator];
       if (view === undefined || spec === undefined || view.state === "offline" || view.state === "unknown") continue;
+      if (h.value !== spec.safe) {
+        const verdict = this.permits.check(h.deviceId, h.actuator, h.value);
+        if (!verdict.allowed) {
+          if (h.status === "held" || verdict.latched) {
+            // A permissive stopped holding: drop it for good. The interlock also sends the safe value.
+            this.held.delete(key);
+            this.ctx.logger.info({ device: h.deviceId, actuator: h.actuator, reason: verdict.reason.en }, "hold dropped: permissive no longer holds");
+          }
+          continue;
+        }
+      }
+      if (h.status === "pending") h.status = "held";
       if (h.lastSentAt !== null && now - h.lastSentAt < spec.leaseMs / REFRESH_FRACTION) continue;
       h.inFlight = true;
       h.lastSentAt = now;

@@ -33,7 +33,8 @@ const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(2).repla
 export class ConditionEvaluator {
   private readonly memory = new Map<string, LeafMemory>();
 
-  constructor(private readonly root: Condition) {}
+  /** A null condition is never true: the rule trips only on its inputs or by hand. */
+  constructor(private readonly root: Condition | null) {}
 
   /** Forgets hysteresis, stuck and rate history (after a reset, or when inputs went bad). */
   forget(): void {
@@ -41,6 +42,7 @@ export class ConditionEvaluator {
   }
 
   evaluate(now: number, read: ReadInput, isTripped: IsTripped): ConditionResult {
+    if (this.root === null) return { value: false, detail: null };
     return this.visit(this.root, "0", now, read, isTripped);
   }
 

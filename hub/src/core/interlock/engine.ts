@@ -52,8 +52,14 @@ export interface Transition {
 
 export type ResetRefusal = { code: "NOT_FOUND" | "FORBIDDEN" | "INTERLOCK_TRIPPED" | "REQUEST_INVALID"; why: Text };
 
+/**
+ * A rule as the engine takes it: a configured rule, or a built-in one (the emergency stop) whose
+ * condition may be absent (it trips only by `forceTrip`) and whose `forbids` may say "*" (everything).
+ */
+export type EngineRule = Omit<InterlockRule, "when"> & { when: Condition | null };
+
 interface Rule {
-  def: InterlockRule;
+  def: EngineRule;
   inputs: string[];
   evaluator: ConditionEvaluator;
   state: InterlockState;
@@ -61,7 +67,8 @@ interface Rule {
   manual: Cause | null;
 }
 
-function tripDependencies(c: Condition): string[] {
+function tripDependencies(c: Condition | null): string[] {
+  if (c === null) return [];
   if (c.type === "tripped") return [c.interlock];
   if (c.type === "all" || c.type === "any") return c.of.flatMap(tripDependencies);
   return [];
@@ -72,12 +79,12 @@ export class InterlockEngine {
   /** Evaluation order: a rule after every rule its condition depends on. */
   private readonly order: Rule[] = [];
 
-  constructor(defs: readonly InterlockRule[], now: number) {
+  constructor(defs: readonly EngineRule[], now: number) {
     for (const def of defs) {
       if (this.rules.has(def.id)) throw new HubError("CONFIG_INVALID", `interlock "${def.id}" is declared twice`);
       this.rules.set(def.id, {
         def,
-        inputs: conditionInputs(def.when),
+        inputs: def.when === null ? [] : conditionInputs(def.when),
         evaluator: new ConditionEvaluator(def.when),
         state: { status: "waiting", since: now, cause: null, trippedAt: null, okSince: null, pendingSince: null },
         manual: null,
@@ -105,7 +112,7 @@ export class InterlockEngine {
     return [...this.rules.keys()];
   }
 
-  rule(id: string): InterlockRule | undefined {
+  rule(id: string): EngineRule | undefined {
     return this.rules.get(id)?.def;
   }
 

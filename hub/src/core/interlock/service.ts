@@ -1,0 +1,276 @@
+/**
+ * The interlocks at work: evaluates the engine on every reading of an input and ten times a
+ * second, carries out trip actions through the one command path, raises alarms, writes the audit
+ * log, publishes `_hub/interlock/<id>` and keeps latched trips across restarts. It is also the
+ * permissive check every start passes through, and owns the emergency stop (a built-in rule).
+ */
+import type { InterlockRule, SafetyConfig } from "../../config/interlocks.ts";
+import type { Permits, PermitResult } from "../actuators/keeper.ts";
+import type { AlarmBook } from "../alarms/alarms.ts";
+import type { AuditLog } from "../audit.ts";
+import type { Bus } from "../bus.ts";
+import type { Clock, Timer } from "../clock.ts";
+import { HubError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import type { Registry } from "../registry/registry.ts";
+import type { Actor, DeviceId, Text } from "../types.ts";
+import { type Cause, type EngineRule, InterlockEngine, type InterlockStatus, type Transition } from "./engine.ts";
+import type { InputView } from "./inputs.ts";
+import type { Escalation, SafeStateEnforcer } from "./safe-state.ts";
+
+export const ESTOP_ID = "estop";
+const EVALUATE_MS = 100;
+const HUB: Actor = { name: "hub", role: "system" };
+
+export interface InterlockStore {
+  save(id: string, state: unknown): void;
+  remove(id: string): void;
+  load(): Array<{ id: string; state: unknown }>;
+}
+
+export interface InterlockView {
+  id: string;
+  name: Text;
+  severity: "info" | "warning" | "critical";
+  status: InterlockStatus;
+  latched: boolean;
+  since: number;
+  trippedAt: number | null;
+  /** What happened ("water.leak = 1", "device water is offline"), or what it waits for. */
+  cause: Cause | null;
+  /** The rule's own explanation ("Pomp uit: lekkage gedetecteerd"). */
+  reason: Text;
+  /** A child-friendly explanation for the kiosk, if the rule has one. */
+  kiosk: Text | null;
+  /** Why a reset would be refused now (null: it would be accepted from an allowed role). */
+  resetBlocked: Text | null;
+  resetRoles: string[];
+  forbids: string[];
+  inputs: string[];
+}
+
+export interface InterlockContext {
+  clock: Clock;
+  bus: Bus;
+  registry: Registry;
+  alarms: AlarmBook;
+  audit: AuditLog;
+  enforcer: SafeStateEnforcer;
+  store: InterlockStore;
+  logger: Logger;
+  /** Publishes a retained MQTT message (the hub's link). */
+  publish: (topic: string, payload: string) => void;
+  site: string;
+}
+
+export function estopRule(safety: SafetyConfig): EngineRule {
+  return {
+    id: ESTOP_ID,
+    name: { nl: "Noodstop", en: "Emergency stop" },
+    reason: { nl: "Noodstop: alles staat veilig stil", en: "Emergency stop: everything is stopped safely" },
+    kiosk: { nl: "Iemand heeft op de noodstop gedrukt. Alles is veilig uitgezet tot een begeleider het weer vrijgeeft.", en: "Someone pressed the emergency stop. Everything is switched off safely until a grown-up releases it." },
+    severity: "critical",
+    when: safety.estopButtons.length === 0 ? null : { type: "any", of: safety.estopButtons.map((input) => ({ type: "equals" as const, input, value: 1 })) },
+    delayS: 0,
+    actions: [{ type: "estop" }],
+    latch: true,
+    reset: { roles: [...safety.estopResetRoles], clearForS: 0 },
+    forbids: ["*"],
+    escalation: "alarm",
+  };
+}
+
+export class InterlockService implements Permits {
+  readonly engine: InterlockEngine;
+  private timer: Timer | null = null;
+  private readonly inputs: Set<string>;
+  private readonly unsubscribe: Array<() => void> = [];
+
+  constructor(
+    private readonly ctx: InterlockContext,
+    rules: readonly InterlockRule[],
+    safety: SafetyConfig,
+  ) {
+    this.engine = new InterlockEngine([estopRule(safety), ...rules], ctx.clock.now());
+    this.inputs = this.engine.allInputs();
+  }
+
+  start(): void {
+    const { clock, store, bus, logger } = this.ctx;
+    for (const saved of store.load()) {
+      const s = saved.state as { cause?: Cause | null; trippedAt?: number | null } | null;
+      if (this.engine.rule(saved.id) === undefined || s === null || typeof s !== "object") continue;
+      this.engine.restore(saved.id, { cause: s.cause ?? null, trippedAt: s.trippedAt ?? null }, clock.now());
+      logger.warn({ interlock: saved.id }, "latched trip restored from before the restart");
+    }
+    this.unsubscribe.push(
+      bus.on("telemetry:accepted", "interlocks", (batch) => {
+        for (const [channel] of batch.readings) {
+          if (this.inputs.has(`${batch.deviceId}.${channel}`)) {
+            this.evaluate();
+            return;
+          }
+        }
+      }),
+      bus.on("device:changed", "interlocks", () => this.evaluate()),
+    );
+    for (const id of this.engine.ids()) this.publish(id);
+    this.evaluate();
+    this.timer = clock.setInterval(() => this.evaluate(), EVALUATE_MS);
+  }
+
+  stop(): void {
+    this.timer?.cancel();
+    this.timer = null;
+    for (const u of this.unsubscribe.splice(0)) u();
+  }
+
+  list(): InterlockView[] {
+    return this.engine.ids().map((id) => this.view(id)).filter((v): v is InterlockView => v !== undefined);
+  }
+
+  view(id: string): InterlockView | undefined {
+    const rule = this.engine.rule(id);
+    const s = this.engine.state(id);
+    if (rule === undefined || s === undefined) return undefined;
+    return {
+      id,
+      name: rule.name,
+      severity: rule.severity,
+      status: s.status,
+      latched: s.status === "tripped" || s.status === "cleared" ? rule.latch : false,
+      since: s.since,
+      trippedAt: s.trippedAt,
+      cause: s.cause,
+      reason: rule.reason,
+      kiosk: rule.kiosk ?? null,
+      resetBlocked: s.status === "normal" ? null : this.engine.resetBlocker(id, this.ctx.clock.now()),
+      resetRoles: [...rule.reset.roles],
+      forbids: [...rule.forbids],
+      inputs: this.engine.inputsOf(id),
+    };
+  }
+
+  /** The emergency stop from a screen or the API: every actuator to safe, latched until reset. */
+  emergencyStop(actor: Actor): InterlockView {
+    this.engine.forceTrip(ESTOP_ID, { kind: "manual", detail: { nl: `noodstop door ${actor.name}`, en: `emergency stop by ${actor.name}` } });
+    this.evaluate();
+    const view = this.view(ESTOP_ID);
+    if (view === undefined) throw new HubError("NOT_FOUND", "no emergency stop");
+    return view;
+  }
+
+  /** Throws HubError (with the reason in both languages) if refused. Never restarts anything. */
+  reset(id: string, actor: Actor): InterlockView {
+    // Judge on current inputs, not on what the last tick saw.
+    this.evaluate();
+    const refusal = this.engine.reset(id, actor, this.ctx.clock.now());
+    if (refusal !== null) throw HubError.because(refusal.code, refusal.why, { interlock: id });
+    const view = this.view(id);
+    if (view === undefined) throw new HubError("NOT_FOUND", `no interlock "${id}"`);
+    this.afterChange({ id, from: "cleared", to: "normal", cause: null, at: this.ctx.clock.now(), retrigger: false }, actor);
+    return view;
+  }
+
+  check(deviceId: DeviceId, actuator: string, _value: number): PermitResult {
+    const ref = `${deviceId}.${actuator}`;
+    const blocking: string[] = [];
+    let latched = false;
+    for (const id of this.engine.ids()) {
+      const rule = this.engine.rule(id);
+      const s = this.engine.state(id);
+      if (rule === undefined || s === undefined || s.status === "normal") continue;
+      if (!rule.forbids.includes(ref) && !rule.forbids.includes("*")) continue;
+      blocking.push(id);
+      if (s.status !== "waiting") latched = true;
+    }
+    if (blocking.length === 0) return { allowed: true };
+    const texts = blocking.map((id) => this.blockText(id));
+    return {
+      allowed: false,
+      latched,
+      reason: { nl: `${ref} mag niet starten: ${texts.map((t) => t.nl).join("; ")}`, en: `${ref} may not start: ${texts.map((t) => t.en).join("; ")}` },
+    };
+  }
+
+  evaluate(): void {
+    const transitions = this.engine.evaluate(this.ctx.clock.now(), this.readInput);
+    for (const t of transitions) this.afterChange(t, HUB);
+  }
+
+  private blockText(id: string): Text {
+    const rule = this.engine.rule(id);
+    const s = this.engine.state(id);
+    if (rule === undefined || s === undefined) return { nl: id, en: id };
+    if (s.status === "waiting") return { nl: `${rule.name.nl} wacht op verse meetwaarden (${s.cause?.detail.nl ?? "?"})`, en: `${rule.name.en} is waiting for fresh readings (${s.cause?.detail.en ?? "?"})` };
+    if (s.status === "tripped") return { nl: `${rule.reason.nl} (${s.cause?.detail.nl ?? ""})`, en: `${rule.reason.en} (${s.cause?.detail.en ?? ""})` };
+    return { nl: `${rule.name.nl} is nog niet gereset`, en: `${rule.name.en} has not been reset yet` };
+  }
+
+  private readonly readInput: InputView = (ref) => {
+    const dot = ref.indexOf(".");
+    const rec = this.ctx.registry.record(ref.slice(0, dot) as DeviceId);
+    const ch = rec?.channels.get(ref.slice(dot + 1));
+    if (rec === undefined || ch === undefined) return undefined;
+    return { value: ch.value, at: ch.at, quality: ch.quality, deviceState: rec.state };
+  };
+
+  private afterChange(t: Transition, actor: Actor): void {
+    const { alarms, audit, logger } = this.ctx;
+    const rule = this.engine.rule(t.id);
+    if (rule === undefined) return;
+    const detail = t.cause?.detail;
+    if (t.to === "tripped") {
+      this.runActions(rule);
+      alarms.raise(`interlock:${t.id}`, rule.severity, t.id, detail !== undefined ? { nl: `${rule.reason.nl}: ${detail.nl}`, en: `${rule.reason.en}: ${detail.en}` } : rule.reason);
+      logger.warn({ interlock: t.id, cause: detail?.en }, "interlock tripped");
+    } else if (t.to === "cleared" || t.to === "normal") {
+      alarms.clear(`interlock:${t.id}`);
+    }
+    if (t.to === "tripped" || t.from === "tripped" || t.from === "cleared" || t.to === "cleared") {
+      audit.append({
+        at: t.at,
+        actor,
+        action: t.to === "tripped" ? "interlock.tripped" : t.to === "cleared" ? "interlock.cleared" : actor.role === "system" ? "interlock.cleared" : "interlock.reset",
+        target: t.id,
+        result: "ok",
+        ...(detail !== undefined ? { reason: detail.en } : {}),
+        details: { from: t.from, to: t.to, retrigger: t.retrigger, ...(detail !== undefined ? { reasonNl: detail.nl } : {}) },
+      });
+    }
+    const s = this.engine.state(t.id);
+    if (s !== undefined && rule.latch && (s.status === "tripped" || s.status === "cleared")) this.ctx.store.save(t.id, { cause: s.cause, trippedAt: s.trippedAt });
+    else this.ctx.store.remove(t.id);
+    this.publish(t.id);
+    this.ctx.bus.emit("interlock:changed", { id: t.id, from: t.from, to: t.to, at: t.at });
+  }
+
+  private runActions(rule: EngineRule): void {
+    const { enforcer } = this.ctx;
+    for (const action of rule.actions) {
+      if (action.type === "estop") {
+        enforcer.ensureAllSafe(rule.id);
+        continue;
+      }
+      const [device, actuator] = action.actuator.split(".") as [string, string];
+      enforcer.ensureSafe(rule.id, device as DeviceId, actuator);
+    }
+  }
+
+  /** A trip action not confirmed within its lease: an alarm, and for some rules the emergency stop. */
+  escalate(e: Escalation): void {
+    const rule = this.engine.rule(e.ruleId);
+    this.ctx.alarms.raise(`escalation:${e.ruleId}:${e.deviceId}.${e.actuator}`, "critical", e.ruleId, {
+      nl: `${e.deviceId}.${e.actuator} bevestigt de veilige stand niet (${e.lastError}); het apparaat valt op eigen lease terug`,
+      en: `${e.deviceId}.${e.actuator} does not confirm its safe state (${e.lastError}); the device falls back on its own lease`,
+    });
+    this.ctx.audit.append({ at: this.ctx.clock.now(), actor: HUB, action: "interlock.escalated", target: `${e.deviceId}.${e.actuator}`, result: "failed", reason: e.lastError, details: { interlock: e.ruleId } });
+    if (rule?.escalation === "estop" && e.ruleId !== ESTOP_ID) this.emergencyStop({ name: `escalation of ${e.ruleId}`, role: "system" });
+  }
+
+  private publish(id: string): void {
+    const v = this.view(id);
+    if (v === undefined) return;
+    this.ctx.publish(`tec/${this.ctx.site}/_hub/interlock/${id}`, JSON.stringify({ state: v.status, latched: v.latched, since: v.since, cause: v.cause?.detail ?? null, reason: v.reason }));
+  }
+}
