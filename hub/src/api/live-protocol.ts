@@ -7,7 +7,11 @@
  * each device whose state changed. A client that falls behind skips frames and gets a fresh
  * `snapshot` once its socket has drained.
  */
+import type { Alarm } from "../core/alarms/alarms.ts";
+import type { InterlockView } from "../core/interlock/service.ts";
 import type { ChannelQuality, DeviceKind, DeviceState, Provenance } from "../core/types.ts";
+
+export type { Alarm, InterlockView };
 
 export const LIVE_EVENTS = { snapshot: "snapshot", frame: "frame", hubHealth: "hub" } as const;
 
@@ -42,6 +46,10 @@ export interface LiveSnapshot {
   site: string;
   siteName: string;
   devices: LiveDevice[];
+  /** Every interlock (the emergency stop is `estop`) with its state and reasons in both languages. */
+  interlocks: InterlockView[];
+  /** Alarms that need attention: active or not yet acknowledged. */
+  alarms: Alarm[];
 }
 
 export interface LiveValue {
@@ -72,4 +80,8 @@ export interface LiveFrame {
   n: number;
   values: LiveValue[];
   devices: LiveDeviceChange[];
+  /** Interlocks whose state changed, in full. */
+  interlocks: InterlockView[];
+  /** Alarms that changed (raised, cleared, acknowledged), in full. */
+  alarms: Alarm[];
 }

@@ -9,10 +9,20 @@ import type { Bus } from "../core/bus.ts";
 import type { Clock, Timer } from "../core/clock.ts";
 import type { Registry } from "../core/registry/registry.ts";
 import type { ChannelQuality, DeviceId, Provenance } from "../core/types.ts";
-import { LIVE_EVENTS, type LiveDevice, type LiveDeviceChange, type LiveFrame, type LiveSnapshot, type LiveValue } from "./live-protocol.ts";
+import { type Alarm, type InterlockView, LIVE_EVENTS, type LiveDevice, type LiveDeviceChange, type LiveFrame, type LiveSnapshot, type LiveValue } from "./live-protocol.ts";
 
 const IN_STEP = "live";
 const BEHIND = "behind";
+
+/** Where the live stream reads interlocks and alarms (absent in tests of telemetry alone). */
+export interface SafetySource {
+  interlocks(): InterlockView[];
+  interlock(id: string): InterlockView | undefined;
+  openAlarms(): Alarm[];
+  alarm(key: string): Alarm | undefined;
+}
+
+const noSafety: SafetySource = { interlocks: () => [], interlock: () => undefined, openAlarms: () => [], alarm: () => undefined };
 
 export interface LiveOptions {
   site: string;
@@ -34,6 +44,9 @@ export class LiveStream {
   private frameNo = 0;
   private readonly dirtyValues = new Map<DeviceId, Map<string, Pending | null>>();
   private readonly dirtyDevices = new Set<DeviceId>();
+  private readonly dirtyInterlocks = new Set<string>();
+  private readonly dirtyAlarms = new Set<string>();
+  private safety: SafetySource = noSafety;
   private readonly unsubscribe: Array<() => void> = [];
   /** Frames emitted to each socket since its transport last drained: its backlog. */
   private readonly undrained = new WeakMap<Socket, number>();
@@ -43,6 +56,10 @@ export class LiveStream {
     private readonly ctx: { clock: Clock; bus: Bus; registry: Registry },
     private readonly options: LiveOptions,
   ) {}
+
+  useSafety(source: SafetySource): void {
+    this.safety = source;
+  }
 
   attach(io: Server): void {
     this.io = io;
@@ -76,6 +93,12 @@ export class LiveStream {
       }),
       bus.on("device:changed", "live", (e) => {
         this.dirtyDevices.add(e.deviceId);
+      }),
+      bus.on("interlock:changed", "live", (e) => {
+        this.dirtyInterlocks.add(e.id);
+      }),
+      bus.on("alarm:changed", "live", (a) => {
+        this.dirtyAlarms.add(a.key);
       }),
     );
     this.timer = this.ctx.clock.setInterval(() => this.tick(), Math.round(1000 / this.options.maxFramesPerS));
@@ -118,7 +141,7 @@ export class LiveStream {
         ]),
       ),
     }));
-    return { t, site: this.options.site, siteName: this.options.siteName, devices };
+    return { t, site: this.options.site, siteName: this.options.siteName, devices, interlocks: this.safety.interlocks(), alarms: this.safety.openAlarms() };
   }
 
   private sendSnapshot(socket: Socket): void {
@@ -128,7 +151,7 @@ export class LiveStream {
 
   /** Builds the frame of what changed since the last tick, or null if nothing did. */
   private buildFrame(): LiveFrame | null {
-    if (this.dirtyValues.size === 0 && this.dirtyDevices.size === 0) return null;
+    if (this.dirtyValues.size === 0 && this.dirtyDevices.size === 0 && this.dirtyInterlocks.size === 0 && this.dirtyAlarms.size === 0) return null;
     const t = this.ctx.clock.now();
     const values: LiveValue[] = [];
     for (const [deviceId, channels] of this.dirtyValues) {
@@ -149,9 +172,17 @@ export class LiveStream {
       const rec = this.ctx.registry.record(id);
       if (rec !== undefined) devices.push({ id, state: rec.state, stateReason: rec.stateReason, lastSeen: rec.lastSeen });
     }
+    const interlocks = [...this.dirtyInterlocks].map((id) => this.safety.interlock(id)).filter((v): v is InterlockView => v !== undefined);
+    const alarms = [...this.dirtyAlarms].map((key) => this.safety.alarm(key)).filter((a): a is Alarm => a !== undefined);
+    this.clearDirty();
+    return { t, n: ++this.frameNo, values, devices, interlocks, alarms };
+  }
+
+  private clearDirty(): void {
     this.dirtyValues.clear();
     this.dirtyDevices.clear();
-    return { t, n: ++this.frameNo, values, devices };
+    this.dirtyInterlocks.clear();
+    this.dirtyAlarms.clear();
   }
 
   private tick(): void {
@@ -159,8 +190,7 @@ export class LiveStream {
     if (io === null) return;
     if (io.engine.clientsCount === 0) {
       // Nobody watching: drop the accumulated changes, a new client starts from a snapshot anyway.
-      this.dirtyValues.clear();
-      this.dirtyDevices.clear();
+      this.clearDirty();
       return;
     }
     // Slow consumers step aside; those that have drained come back with a snapshot.

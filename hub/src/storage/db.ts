@@ -74,6 +74,56 @@ export const MIGRATIONS: readonly Migration[] = [
         );
       `),
   },
+  {
+    version: 3,
+    name: "audit log",
+    // A safety record: the database itself refuses to change or remove a row, whoever asks.
+    // Every index holds the rowid (seq), so "filter, newest first" walks one index backwards.
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE audit (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT,
+          at INTEGER NOT NULL,
+          actor TEXT NOT NULL,
+          role TEXT NOT NULL,
+          action TEXT NOT NULL,
+          target TEXT NOT NULL,
+          result TEXT NOT NULL CHECK (result IN ('ok', 'refused', 'failed')),
+          reason TEXT,
+          details TEXT -- JSON
+        );
+        CREATE INDEX audit_at ON audit (at);
+        CREATE INDEX audit_action ON audit (action);
+        CREATE INDEX audit_actor ON audit (actor);
+        CREATE INDEX audit_target ON audit (target);
+        CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+          BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+        CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+          BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+        -- INSERT OR REPLACE deletes the row it collides with without firing delete triggers
+        -- (unless recursive_triggers is on): refuse an insert that names an existing seq.
+        CREATE TRIGGER audit_no_replace BEFORE INSERT ON audit
+          WHEN EXISTS (SELECT 1 FROM audit WHERE seq = NEW.seq)
+          BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+      `),
+  },
+  {
+    version: 4,
+    name: "alarms",
+    up: (db) =>
+      db.exec(`
+        -- json: the whole Alarm; updated_at: its latest change (ms), for pruning.
+        CREATE TABLE alarms (key TEXT PRIMARY KEY, json TEXT NOT NULL, updated_at INTEGER NOT NULL);
+      `),
+  },
+  {
+    version: 5,
+    name: "latched interlock state",
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE interlock_state (id TEXT PRIMARY KEY, json TEXT NOT NULL, updated_at INTEGER NOT NULL);
+      `),
+  },
 ];
 
 /**
