@@ -3,13 +3,14 @@
  * `check-config` validates a config file and exits non-zero with every problem listed.
  */
 import { pino } from "pino";
-import { startTinyHouse, type TinyHouseHandle } from "../../simulators/tiny-house/index.ts";
+import { type DemoSimulators, registerSimCommands, startDemoSimulators } from "../../simulators/demo.ts";
+import { hashSecret } from "./api/auth.ts";
 import { DEFAULT_CONFIG_PATH, loadConfig } from "./config/load.ts";
 import { HubError } from "./core/errors.ts";
 import { startHub } from "./main.ts";
 
 function usage(): never {
-  console.error("usage: tec-hub start [config.yaml] | tec-hub check-config [config.yaml]");
+  console.error("usage: tec-hub start [config.yaml] | tec-hub check-config [config.yaml] | tec-hub hash-secret < secret");
   process.exit(2);
 }
 
@@ -30,19 +31,12 @@ async function start(file: string): Promise<void> {
   for (const w of warnings) console.warn(`⚠ ${w}`);
   const logger = pino({ level: process.env.TEC_LOG_LEVEL ?? "info", base: undefined });
   const hub = await startHub(config, { logger });
-  let sims: TinyHouseHandle | null = null;
+  let sims: DemoSimulators | null = null;
   const th = config.simulators.tinyHouse;
   if (th.enabled) {
     const brokerUrl = hub.mqttPort !== null ? `mqtt://127.0.0.1:${hub.mqttPort}` : (config.broker.url ?? "");
-    sims = await startTinyHouse({
-      brokerUrl,
-      site: config.site,
-      passwords: Object.fromEntries(config.devices.map((d) => [d.id, d.password])),
-      speed: th.speed,
-      seed: th.seed,
-      periodMs: th.periodMs,
-      ...(th.start !== undefined ? { startMs: Date.parse(th.start) } : {}),
-    });
+    sims = await startDemoSimulators(config, brokerUrl);
+    registerSimCommands(hub.commandRegistry, sims);
   }
   const host = config.http.host === "0.0.0.0" ? "localhost" : config.http.host;
   console.log(`
@@ -50,7 +44,7 @@ TEC Hub ${config.siteName} (${source})
   Dashboard   http://${host}:${hub.httpPort}
   REST API    http://${host}:${hub.httpPort}/api/devices   (OpenAPI: /api/openapi.json, metrics: /metrics)
   MQTT        ${hub.mqttPort !== null ? `mqtt://${host}:${hub.mqttPort} (embedded broker)` : (config.broker.url ?? "")}${config.broker.observer !== null ? `\n  Watch it    mosquitto_sub -h localhost -p ${hub.mqttPort ?? 1883} -u ${config.broker.observer.username} -P ${config.broker.observer.password} -t 'tec/#' -v` : ""}
-  Simulators  ${sims !== null ? `Tiny House (${sims.devices.size} devices, ${th.speed}x speed)` : "off"}
+  Simulators  ${sims !== null ? `Tiny House and e-stop button (${sims.devices().size} devices, ${th.speed}x speed)` : "off"}${config.users.length > 0 ? `\n  Logins      ${config.users.map((u) => `${u.name} (${u.role})`).join(", ")}` : ""}
 Press Ctrl-C to stop.
 `);
   let stopping = false;
@@ -87,6 +81,20 @@ function checkConfig(file: string): void {
 
 const [command, file = DEFAULT_CONFIG_PATH] = process.argv.slice(2);
 switch (command) {
+  case "hash-secret": {
+    // The secret comes from stdin, so it stays out of the shell history.
+    const chunks: Buffer[] = [];
+    process.stdin.on("data", (c: Buffer) => chunks.push(c));
+    process.stdin.on("end", () => {
+      const plain = Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
+      if (plain.length === 0) {
+        console.error("usage: echo -n <secret> | npm run -s hash-secret");
+        process.exit(2);
+      }
+      console.log(hashSecret(plain));
+    });
+    break;
+  }
   case "start":
     start(file).catch((error: unknown) => {
       console.error(`✗ the hub did not start: ${error instanceof Error ? error.message : String(error)}`);

@@ -1,31 +1,45 @@
 /**
- * Composition root: config -> storage -> core -> broker/link -> adapters -> API. Wiring only.
+ * Composition root: config -> storage -> core -> broker/link -> adapters -> safety -> API. Wiring only.
  */
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Server as SocketServer } from "socket.io";
 import { MqttDeviceAdapter } from "./adapters/mqtt-device/adapter.ts";
 import { HubPresence } from "./adapters/mqtt-device/presence.ts";
+import { AuthService } from "./api/auth.ts";
+import { registerHubCommands } from "./api/command-set.ts";
+import { CommandRegistry } from "./api/commands.ts";
 import { buildHttp } from "./api/http.ts";
+import { attachLiveCommands } from "./api/live-commands.ts";
 import { LiveStream } from "./api/live.ts";
 import { createMetrics } from "./api/metrics.ts";
 import { HubMonitor } from "./api/monitor.ts";
+import { registerAuditRoutes } from "./api/routes/audit.ts";
+import { registerCommandRoutes } from "./api/routes/commands.ts";
+import { registerSafetyRoutes } from "./api/routes/safety.ts";
+import { registerSessionRoutes } from "./api/routes/session.ts";
 import { EmbeddedBroker } from "./broker/broker.ts";
 import type { HubConfig } from "./config/schema.ts";
 import { CommandService } from "./core/actuators/commands.ts";
 import { ActuatorKeeper } from "./core/actuators/keeper.ts";
+import { AlarmBook } from "./core/alarms/alarms.ts";
 import { Bus } from "./core/bus.ts";
 import { type Clock, systemClock } from "./core/clock.ts";
+import { SafeStateEnforcer } from "./core/interlock/safe-state.ts";
+import { InterlockService } from "./core/interlock/service.ts";
 import { type Logger, silentLogger } from "./core/logger.ts";
 import { Registry } from "./core/registry/registry.ts";
 import { TelemetryPipeline } from "./core/telemetry/pipeline.ts";
 import { asDeviceId, type DeviceState } from "./core/types.ts";
+import { SqliteAlarmStore } from "./storage/alarm-store.ts";
+import { SqliteAuditLog } from "./storage/audit.ts";
 import { openDatabase } from "./storage/db.ts";
 import { DeviceStore } from "./storage/device-store.ts";
 import { HistoryStore } from "./storage/history.ts";
+import { SqliteInterlockStore } from "./storage/interlock-store.ts";
 import { EmbeddedLink, ExternalLink, type MqttLink } from "./transports/mqtt-link.ts";
 
-export const HUB_VERSION = "0.1.0";
+export const HUB_VERSION = "0.2.0";
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const DEFAULT_DASHBOARD_DIR = path.resolve(here, "../../dashboard/dist");
 
@@ -44,6 +58,11 @@ export interface Hub {
   readonly commands: CommandService;
   readonly keeper: ActuatorKeeper;
   readonly history: HistoryStore;
+  readonly interlocks: InterlockService;
+  readonly alarms: AlarmBook;
+  readonly audit: SqliteAuditLog;
+  readonly commandRegistry: CommandRegistry;
+  readonly auth: AuthService;
   readonly bus: Bus;
   stop(): Promise<void>;
 }
@@ -51,46 +70,9 @@ export interface Hub {
 const SWEEP_MS = 250;
 const SAVE_DEVICES_MS = 5000;
 
-export async function startHub(config: Readonly<HubConfig>, options: HubOptions = {}): Promise<Hub> {
-  const clock = options.clock ?? systemClock;
-  const logger = options.logger ?? silentLogger;
-  const bus = new Bus(logger.child({ module: "bus" }));
-
-  const db = openDatabase(config.storage.path, { checkpoints: false });
-  const deviceStore = new DeviceStore(db);
-  const history = new HistoryStore(config.storage.path, config.storage, { clock, logger: logger.child({ module: "history" }) });
-
-  const registry = new Registry(
-    { clock, bus },
-    config.devices.map((d) => ({ id: asDeviceId(d.id), kind: d.kind, name: d.name, simulated: d.simulated })),
-  );
-  registry.restore(deviceStore.load());
-  const pipeline = new TelemetryPipeline({ clock, bus, registry }, config.intake);
-
-  let broker: EmbeddedBroker | null = null;
-  let link: MqttLink;
-  if (config.broker.mode === "embedded") {
-    broker = new EmbeddedBroker(
-      {
-        site: config.site,
-        host: config.broker.host,
-        port: config.broker.port,
-        devices: new Map(config.devices.map((d) => [d.id, d.password])),
-        observer: config.broker.observer,
-        maxSubscriberBacklogB: config.broker.maxSubscriberBacklogB,
-        keepaliveS: config.broker.keepaliveS,
-      },
-      {
-        logger: logger.child({ module: "broker" }),
-        hooks: {
-          onDenied: (deviceId, code, message) => pipeline.reject(deviceId !== null && registry.has(deviceId) ? deviceId : null, code, message),
-        },
-      },
-    );
-    await broker.start();
-    link = new EmbeddedLink(broker.instance, broker.port);
-  } else {
-    link = new ExternalLink(
+function startLink(config: Readonly<HubConfig>, logger: Logger, pipeline: TelemetryPipeline, registry: Registry): { broker: EmbeddedBroker | null; link: () => MqttLink } {
+  if (config.broker.mode === "external") {
+    const link = new ExternalLink(
       {
         url: config.broker.url ?? "",
         ...(config.broker.hub !== undefined ? { username: config.broker.hub.username, password: config.broker.hub.password } : {}),
@@ -99,18 +81,96 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
       },
       logger.child({ module: "mqtt" }),
     );
+    return { broker: null, link: () => link };
   }
+  const broker = new EmbeddedBroker(
+    {
+      site: config.site,
+      host: config.broker.host,
+      port: config.broker.port,
+      devices: new Map(config.devices.map((d) => [d.id, d.password])),
+      observer: config.broker.observer,
+      maxSubscriberBacklogB: config.broker.maxSubscriberBacklogB,
+      keepaliveS: config.broker.keepaliveS,
+    },
+    {
+      logger: logger.child({ module: "broker" }),
+      hooks: { onDenied: (deviceId, code, message) => pipeline.reject(deviceId !== null && registry.has(deviceId) ? deviceId : null, code, message) },
+    },
+  );
+  return { broker, link: () => new EmbeddedLink(broker.instance, broker.port) };
+}
 
+export async function startHub(config: Readonly<HubConfig>, options: HubOptions = {}): Promise<Hub> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? silentLogger;
+  const bus = new Bus(logger.child({ module: "bus" }));
+
+  // Storage: the main connection never checkpoints (the history worker does, off this thread).
+  const db = openDatabase(config.storage.path, { checkpoints: false });
+  const deviceStore = new DeviceStore(db);
+  const audit = new SqliteAuditLog(db);
+  const history = new HistoryStore(config.storage.path, config.storage, { clock, logger: logger.child({ module: "history" }) });
+
+  // Core.
+  const registry = new Registry(
+    { clock, bus },
+    config.devices.map((d) => ({ id: asDeviceId(d.id), kind: d.kind, name: d.name, simulated: d.simulated })),
+  );
+  registry.restore(deviceStore.load());
+  const pipeline = new TelemetryPipeline({ clock, bus, registry }, config.intake);
+
+  // MQTT: the embedded broker or an external one, behind one link.
+  const { broker, link: makeLink } = startLink(config, logger, pipeline, registry);
+  await broker?.start();
+  const link = makeLink();
   const adapter = new MqttDeviceAdapter({ site: config.site, link, pipeline });
   const commands = new CommandService({ clock, registry, bus }, adapter);
   pipeline.setAckSink(commands);
   const keeper = new ActuatorKeeper({ clock, registry, commands, logger: logger.child({ module: "keeper" }) });
   const presence = new HubPresence({ site: config.site, link, clock });
 
+  // Safety: interlocks, the emergency stop, alarms; trip actions through the one command path.
+  const alarms = new AlarmBook({ clock, bus, store: new SqliteAlarmStore(db, { logger }) });
+  let interlocks: InterlockService | null = null;
+  const enforcer = new SafeStateEnforcer({ clock, registry, commands, keeper, logger: logger.child({ module: "safe-state" }) }, (e) => interlocks?.escalate(e));
+  interlocks = new InterlockService(
+    {
+      clock,
+      bus,
+      registry,
+      alarms,
+      audit,
+      enforcer,
+      store: new SqliteInterlockStore(db, { clock, logger }),
+      logger: logger.child({ module: "interlocks" }),
+      publish: (topic, payload) => link.publish(topic, payload, { retain: true, qos: 1 }),
+      site: config.site,
+    },
+    config.interlocks,
+    config.safety,
+  );
+  const safety = interlocks;
+  keeper.usePermits(safety);
+  bus.on("device:changed", "alarms", (e) => {
+    // A device the hub knew going away is worth a technician's look; its interlocks act on their own.
+    if (e.state === "offline" && e.previous !== "unknown") {
+      alarms.raise(`device-offline:${e.deviceId}`, "warning", e.deviceId, { nl: `${e.deviceId} is offline`, en: `${e.deviceId} is offline` });
+    } else if (e.state !== "offline" && e.state !== "unknown") {
+      alarms.clear(`device-offline:${e.deviceId}`);
+    }
+  });
+
   bus.on("telemetry:accepted", "history", (batch) => history.append(batch));
   await history.start();
 
+  // API: one command registry for HTTP and socket.io; sessions; live stream.
+  const auth = new AuthService({ clock, logger: logger.child({ module: "auth" }), users: config.users, sessions: config.sessions });
+  const commandRegistry = new CommandRegistry({ clock, audit, logger: logger.child({ module: "commands" }) });
+  registerHubCommands(commandRegistry, { interlocks: safety, alarms, keeper, commands, registry });
+
   const live = new LiveStream({ clock, bus, registry }, { site: config.site, siteName: config.siteName, ...config.live });
+  live.useSafety({ interlocks: () => safety.list(), interlock: (id) => safety.view(id), openAlarms: () => alarms.list({ open: true }), alarm: (key) => alarms.get(key) });
   const monitor = new HubMonitor(clock, {
     version: HUB_VERSION,
     pipeline,
@@ -130,14 +190,29 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
   });
   const metrics = createMetrics(monitor);
 
-  const app = await buildHttp({ registry, history, monitor, metrics, dashboardDir: options.dashboardDir ?? DEFAULT_DASHBOARD_DIR });
+  const app = await buildHttp({
+    registry,
+    history,
+    monitor,
+    metrics,
+    dashboardDir: options.dashboardDir ?? DEFAULT_DASHBOARD_DIR,
+    routes: [
+      (a) => registerSessionRoutes(a, { auth }),
+      (a) => registerCommandRoutes(a, { commands: commandRegistry, actorOf: auth.actorOf }),
+      (a) => registerSafetyRoutes(a, { interlocks: safety, alarms, enforcer, actorOf: auth.actorOf }),
+      (a) => registerAuditRoutes(a, { audit, actorOf: auth.actorOf }),
+    ],
+  });
   // socket.io takes its own path on fastify's server and hands every other request on.
   const io = new SocketServer(app.server, { serveClient: false, cors: { origin: false } });
   live.attach(io);
+  attachLiveCommands(io, { commands: commandRegistry, auth });
 
   await link.start();
   await adapter.start();
   presence.start();
+  auth.start();
+  safety.start();
   live.start();
   monitor.start();
   keeper.start();
@@ -172,6 +247,11 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
     commands,
     keeper,
     history,
+    interlocks: safety,
+    alarms,
+    audit,
+    commandRegistry,
+    auth,
     bus,
     async stop() {
       if (stopped) return;
@@ -179,6 +259,9 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
       sweep.cancel();
       saver.cancel();
       keeper.stop();
+      safety.stop();
+      enforcer.stop();
+      auth.stop();
       presence.stop();
       live.stop();
       monitor.stop();

@@ -10,13 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../hub/src/config/load.ts";
 import type { DeviceView } from "../../hub/src/core/types.ts";
 import { startHub, type Hub } from "../../hub/src/main.ts";
-import { startTinyHouse, type TinyHouseHandle } from "../../simulators/tiny-house/index.ts";
+import { type DemoSimulators, startDemoSimulators } from "../../simulators/demo.ts";
 import { until } from "./harness.ts";
 
 describe("Tiny House demo", () => {
   let dir: string;
   let hub: Hub;
-  let house: TinyHouseHandle;
+  let sims: DemoSimulators;
   let url: string;
 
   beforeAll(async () => {
@@ -24,38 +24,33 @@ describe("Tiny House demo", () => {
     const { config } = loadConfig("config/demo.yaml", { TEC_HTTP_PORT: "0", TEC_MQTT_PORT: "0", TEC_DB_PATH: path.join(dir, "demo.db") });
     hub = await startHub({ ...config, http: { ...config.http, host: "127.0.0.1" }, broker: { ...config.broker, host: "127.0.0.1" } });
     url = `http://127.0.0.1:${hub.httpPort}`;
-    house = await startTinyHouse({
-      brokerUrl: `mqtt://127.0.0.1:${hub.mqttPort ?? 0}`,
-      site: config.site,
-      passwords: Object.fromEntries(config.devices.map((d) => [d.id, d.password])),
-      speed: 600,
-      // Noon in June: the sun is up.
-      startMs: Date.parse("2026-06-21T12:00:00+02:00"),
-      seed: 7,
-      periodMs: 250,
-    });
+    // Noon in June, ten simulated minutes a second: the sun is up.
+    sims = await startDemoSimulators(
+      { ...config, simulators: { tinyHouse: { ...config.simulators.tinyHouse, speed: 600, start: "2026-06-21T12:00:00+02:00", seed: 7, periodMs: 250 } } },
+      `mqtt://127.0.0.1:${hub.mqttPort ?? 0}`,
+    );
   });
   afterAll(async () => {
-    await house?.stop();
+    await sims?.stop();
     await hub?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
   const devices = async () => ((await (await fetch(`${url}/api/devices`)).json()) as { result: DeviceView[] }).result;
 
-  it("brings all six devices to ready with simulated values", async () => {
+  it("brings all seven devices to ready with simulated values", async () => {
     const list = await until(async () => {
       const l = await devices();
       return l.every((d) => d.state === "ready") ? l : undefined;
     }, 10_000, "all devices ready");
-    expect(list.map((d) => d.id).sort()).toEqual(["battery", "climate", "grid-meter", "heat-pump", "pv-inverter", "water"]);
+    expect(list.map((d) => d.id).sort()).toEqual(["battery", "climate", "estop-button", "grid-meter", "heat-pump", "pv-inverter", "water"]);
     expect(list.every((d) => d.simulated)).toBe(true);
     const pv = list.find((d) => d.id === "pv-inverter");
     expect(pv?.channels.pvPowerW?.value).toBeGreaterThan(100);
   });
 
   it("holds the actuators the config lists, through commands the devices acknowledge", async () => {
-    await until(() => house.devices.get("battery")?.actuator("chargeEnable") === 1 && house.devices.get("water")?.actuator("pumpEnable") === 1, 10_000, "held actuators applied");
+    await until(() => sims.devices().get("battery")?.actuator("chargeEnable") === 1 && sims.devices().get("water")?.actuator("pumpEnable") === 1, 10_000, "held actuators applied");
     // A device refuses commands until it has heard the hub's first heartbeat; the keeper retries.
     const held = await until(() => {
       const h = hub.keeper.list().find((x) => x.deviceId === "battery" && x.actuator === "chargeEnable");
@@ -81,7 +76,7 @@ describe("Tiny House demo", () => {
   });
 
   it("shows a crashed device offline within a few seconds, and back when it returns", async () => {
-    const climate = house.devices.get("climate");
+    const climate = sims.devices().get("climate");
     climate?.crash();
     await until(async () => (await devices()).find((d) => d.id === "climate")?.state === "offline", 5000, "climate offline");
     await climate?.restart();

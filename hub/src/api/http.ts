@@ -6,7 +6,8 @@ import { existsSync } from "node:fs";
 import fastifyStatic from "@fastify/static";
 import fastifySwagger from "@fastify/swagger";
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
-import { HubError, type HubErrorCode, errorReply } from "../core/errors.ts";
+import { HubError, errorReply } from "../core/errors.ts";
+import { httpStatus } from "./status.ts";
 import type { Registry } from "../core/registry/registry.ts";
 import { asDeviceId } from "../core/types.ts";
 import type { HubMonitor } from "./monitor.ts";
@@ -32,21 +33,10 @@ export interface HttpContext {
   metrics: MetricsRegistry;
   /** Folder of the built dashboard; served at `/`. */
   dashboardDir: string;
+  /** Further route groups (sessions, commands, safety, audit), registered before the dashboard's files. */
+  routes?: Array<(app: FastifyInstance) => void>;
 }
 
-const STATUS: Partial<Record<HubErrorCode, number>> = {
-  REQUEST_INVALID: 400,
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  DEVICE_UNKNOWN: 404,
-  INTERLOCK_TRIPPED: 409,
-  DEVICE_OFFLINE: 409,
-  DEVICE_REFUSED: 409,
-  OVERLOADED: 503,
-  RATE_LIMITED: 429,
-  DEVICE_TIMEOUT: 504,
-};
 
 const errorSchema = {
   type: "object",
@@ -77,7 +67,7 @@ export async function buildHttp(ctx: HttpContext): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler((error: unknown, _request, reply) => {
-    if (error instanceof HubError) return reply.status(STATUS[error.code] ?? 500).send(errorReply(error));
+    if (error instanceof HubError) return reply.status(httpStatus(error.code)).send(errorReply(error));
     const e = error as { validation?: unknown; message?: string; statusCode?: number };
     if (e.validation !== undefined) return reply.status(400).send({ ok: false, code: "REQUEST_INVALID", message: e.message ?? "invalid request" });
     if (e.statusCode !== undefined && e.statusCode < 500) return reply.status(e.statusCode).send({ ok: false, code: "REQUEST_INVALID", message: e.message ?? "invalid request" });
@@ -149,6 +139,8 @@ export async function buildHttp(ctx: HttpContext): Promise<FastifyInstance> {
     const body = await ctx.metrics.render();
     return reply.type(ctx.metrics.contentType).send(body);
   });
+
+  for (const register of ctx.routes ?? []) register(app);
 
   // Browsers ask for /favicon.ico whatever the page says; answer rather than log a 404.
   app.get("/favicon.ico", { schema: { hide: true } }, (_req, reply) => reply.redirect("/favicon.svg", 301));

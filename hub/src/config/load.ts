@@ -62,6 +62,11 @@ export function parseConfig(raw: unknown, source = "(inline)", env: NodeJS.Proce
     };
     check("broker.observer.password", config.broker.observer?.password);
     check("broker.hub.password", config.broker.hub?.password);
+    config.users.forEach((u, i) => {
+      const secret = "pin" in u ? u.pin : "password" in u ? u.password : undefined;
+      if (secret !== undefined) warnings.push(`users.${i}: ${u.name} has a plain ${"pin" in u ? "PIN" : "password"}; prefer secretHash (npm run hash-secret)`);
+      if (secret !== undefined && (DEMO_PASSWORDS.has(secret) || secret === "1234" || secret === "technician")) warnings.push(`users.${i}: a demo secret is left in a config not marked demo: true`);
+    });
     config.devices.forEach((d, i) => {
       check(`devices.${i}.password`, d.password);
       if (d.password === d.id) warnings.push(`devices.${i}.password: equals the device id`);

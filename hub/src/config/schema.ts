@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { DEVICE_ID_PATTERN } from "../../../firmware-bridge/contract/messages.ts";
 import { InterlockRule, SafetyConfig } from "./interlocks.ts";
+import { SessionsConfig, UsersConfig } from "./users.ts";
 
 const port = z.number().int().min(0).max(65535);
 const deviceId = z
@@ -131,6 +132,9 @@ export const HubConfig = z
     /** The hub's interlocks: a secondary, fail-safe layer behind hardwired e-stops and device firmware. */
     interlocks: z.array(InterlockRule).default([]),
     safety: SafetyConfig.default({ estopResetRoles: ["instructor", "technician"], estopButtons: [] }),
+    /** Who may log in (instructors with a PIN, technicians with a password); nobody by default. */
+    users: UsersConfig,
+    sessions: SessionsConfig,
     simulators: SimulatorsConfig.default({ tinyHouse: { enabled: true, speed: 60, seed: 42, periodMs: 1000 } }),
   })
   .strict()

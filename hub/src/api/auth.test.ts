@@ -1,0 +1,265 @@
+import Fastify, { type FastifyInstance } from "fastify";
+import { afterEach, describe, expect, it } from "vitest";
+import { ManualClock } from "../core/clock.ts";
+import { HubError } from "../core/errors.ts";
+import { silentLogger } from "../core/logger.ts";
+import { SessionsConfig, UsersConfig } from "../config/users.ts";
+import { AuthService, hashSecret, verifySecret } from "./auth.ts";
+import { registerSessionRoutes } from "./routes/session.ts";
+
+const MIN = 60_000;
+const CHEAP = 2 ** 10;
+
+function makeAuth(sessions: Partial<SessionsConfig> = {}) {
+  const clock = new ManualClock();
+  const users = UsersConfig.parse([
+    { name: "juf-anne", role: "instructor", pin: "4321" },
+    { name: "tech", role: "technician", password: "technician" },
+    { name: "meester-bob", role: "instructor", secretHash: hashSecret("9876", CHEAP) },
+  ]);
+  const auth = new AuthService({ clock, logger: silentLogger, users, sessions: SessionsConfig.parse(sessions) });
+  return { clock, auth };
+}
+
+/** The code of the HubError `fn` throws, or "returned". */
+function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+    return "returned";
+  } catch (e) {
+    return e instanceof HubError ? e.code : `not a HubError: ${String(e)}`;
+  }
+}
+
+function errorOf(fn: () => unknown): HubError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof HubError) return e;
+  }
+  throw new Error("expected a HubError");
+}
+
+describe("hashSecret / verifySecret", () => {
+  it("verifies the right secret, refuses a wrong one and a malformed hash without throwing", () => {
+    const h = hashSecret("correct horse", CHEAP);
+    expect(h).toMatch(/^scrypt\$1024\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
+    expect(verifySecret("correct horse", h)).toBe(true);
+    expect(verifySecret("correct hors", h)).toBe(false);
+    expect(verifySecret("", h)).toBe(false);
+    for (const bad of ["", "plain", "scrypt$1000$c2FsdHNhbHQ=$aGFzaA==", "scrypt$1024$$", "bcrypt$10$x$y"]) expect(verifySecret("x", bad)).toBe(false);
+  });
+
+  it("salts every hash", () => {
+    expect(hashSecret("4321", CHEAP)).not.toBe(hashSecret("4321", CHEAP));
+  });
+});
+
+describe("users config", () => {
+  const messages = (input: unknown) => {
+    const r = UsersConfig.safeParse(input);
+    return r.success ? [] : r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+  };
+
+  it("accepts the demo users and defaults to nobody", () => {
+    expect(messages([{ name: "juf-anne", role: "instructor", pin: "4321" }, { name: "tech", role: "technician", password: "technician" }])).toEqual([]);
+    expect(UsersConfig.parse(undefined)).toEqual([]);
+  });
+
+  it.each([
+    [[{ name: "a", role: "instructor", pin: "12a4" }], "0.pin: must be 4 to 8 digits"],
+    [[{ name: "a", role: "instructor", pin: "123" }], "0.pin: must be 4 to 8 digits"],
+    [[{ name: "a", role: "technician", password: "short" }], "0.password: must be at least 8 characters"],
+    [[{ name: "a", role: "instructor", password: "technician" }], 'Unrecognized key: "password"'],
+    [[{ name: "a", role: "instructor" }], "0.pin: an instructor needs a pin or a secretHash"],
+    [[{ name: "a", role: "technician", password: "technician", secretHash: hashSecret("x", CHEAP) }], "0.secretHash: give either password or secretHash"],
+    [[{ name: "a", role: "technician", secretHash: "scrypt$1000$c2FsdHNhbHQ=$aGFzaGhhc2hoYXNoaGFzaA==" }], "N must be a power of two"],
+    [[{ name: "a", role: "kiosk" }], "0.role"],
+    [[{ name: "kiosk", role: "instructor", pin: "1234" }], "0.name: is reserved"],
+    [[{ name: "a", role: "instructor", pin: "1234" }, { name: "a", role: "technician", password: "technician" }], '1.name: duplicate user name "a" (also users.0)'],
+  ])("refuses %j naming the field", (input, expected) => {
+    expect(messages(input).join("\n")).toContain(expected);
+  });
+
+  it("sessions default to the documented values and refuse unknown keys", () => {
+    expect(SessionsConfig.parse(undefined)).toEqual({ instructorMinutes: 120, technicianMinutes: 480, maxFailures: 5, failureWindowSeconds: 60, lockoutSeconds: 60 });
+    expect(SessionsConfig.safeParse({ instructorMinutes: 0 }).success).toBe(false);
+    expect(SessionsConfig.safeParse({ lockoutMinutes: 1 }).success).toBe(false);
+  });
+});
+
+describe("AuthService", () => {
+  it("logs in with a PIN, a password or a configured hash, and hands out 32-byte base64url tokens", () => {
+    const { clock, auth } = makeAuth();
+    const a = auth.login("juf-anne", "4321", "10.0.0.2");
+    expect(a.actor).toEqual({ name: "juf-anne", role: "instructor" });
+    expect(a.expiresAt).toBe(clock.now() + 120 * MIN);
+    expect(a.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(Buffer.from(a.token, "base64url")).toHaveLength(32);
+    const t = auth.login("Tech ", "technician", "10.0.0.2");
+    expect(t.actor).toEqual({ name: "tech", role: "technician" });
+    expect(t.expiresAt).toBe(clock.now() + 480 * MIN);
+    expect(auth.login("meester-bob", "9876", "10.0.0.2").actor.role).toBe("instructor");
+    expect(auth.actorFor(a.token)).toEqual({ name: "juf-anne", role: "instructor" });
+  });
+
+  it("refuses a wrong PIN and an unknown name with the same message", () => {
+    const { auth } = makeAuth();
+    const wrongPin = errorOf(() => auth.login("juf-anne", "1234", "10.0.0.2"));
+    const wrongName = errorOf(() => auth.login("juf-anna", "4321", "10.0.0.3"));
+    expect([wrongPin.code, wrongPin.message]).toEqual(["UNAUTHENTICATED", "wrong name or PIN/password"]);
+    expect([wrongName.code, wrongName.message]).toEqual(["UNAUTHENTICATED", "wrong name or PIN/password"]);
+    // A PIN is not a password: an instructor's PIN does not open the technician account.
+    expect(codeOf(() => auth.login("tech", "4321", "10.0.0.4"))).toBe("UNAUTHENTICATED");
+  });
+
+  it("is a kiosk without a token, with an unknown or absurd one", () => {
+    const { auth } = makeAuth();
+    for (const token of [undefined, "", "nope", "x".repeat(10_000)]) {
+      expect(auth.actorFor(token)).toEqual({ name: "kiosk", role: "kiosk" });
+      expect(auth.session(token)).toBeNull();
+    }
+  });
+
+  it("ends an instructor's session 120 minutes after login however much it is used (no sliding)", () => {
+    const { clock, auth } = makeAuth();
+    const { token, expiresAt } = auth.login("juf-anne", "4321", "10.0.0.2");
+    for (let i = 0; i < 119; i++) {
+      clock.advance(MIN);
+      expect(auth.actorFor(token).role).toBe("instructor");
+    }
+    expect(auth.session(token)?.expiresAt).toBe(expiresAt);
+    clock.advance(MIN);
+    expect(auth.actorFor(token)).toEqual({ name: "kiosk", role: "kiosk" });
+    expect(auth.session(token)).toBeNull();
+  });
+
+  it("logs out", () => {
+    const { auth } = makeAuth();
+    const { token } = auth.login("tech", "technician", "10.0.0.2");
+    expect(auth.logout(token)).toBe(true);
+    expect(auth.logout(token)).toBe(false);
+    expect(auth.actorFor(token).role).toBe("kiosk");
+  });
+
+  it("locks an address out after 5 failures within a minute, even for the right secret, until the lockout ends", () => {
+    const { clock, auth } = makeAuth();
+    for (let i = 0; i < 5; i++) expect(codeOf(() => auth.login(`guess-${i}`, "0000", "10.0.0.66"))).toBe("UNAUTHENTICATED");
+    const refused = errorOf(() => auth.login("juf-anne", "4321", "10.0.0.66"));
+    expect(refused.code).toBe("RATE_LIMITED");
+    expect(refused.message).toBe("too many failed logins; try again in 60 s");
+    expect(refused.details).toEqual({ retryAfterS: 60 });
+    clock.advance(45_000);
+    expect(errorOf(() => auth.login("juf-anne", "4321", "10.0.0.66")).message).toBe("too many failed logins; try again in 15 s");
+    // Another address is not affected.
+    expect(auth.login("juf-anne", "4321", "10.0.0.2").actor.role).toBe("instructor");
+    clock.advance(15_000);
+    expect(auth.login("juf-anne", "4321", "10.0.0.66").actor.role).toBe("instructor");
+  });
+
+  it("locks a name out after 5 failures from different addresses", () => {
+    const { clock, auth } = makeAuth();
+    for (let i = 0; i < 5; i++) expect(codeOf(() => auth.login("tech", "password", `10.0.1.${i}`))).toBe("UNAUTHENTICATED");
+    expect(codeOf(() => auth.login("tech", "technician", "10.0.2.1"))).toBe("RATE_LIMITED");
+    expect(auth.login("juf-anne", "4321", "10.0.2.1").actor.role).toBe("instructor");
+    clock.advance(60_000);
+    expect(auth.login("tech", "technician", "10.0.2.1").actor.role).toBe("technician");
+  });
+
+  it("locks an unknown name out too, so a lockout does not tell which names exist", () => {
+    const { auth } = makeAuth();
+    for (let i = 0; i < 5; i++) expect(codeOf(() => auth.login("nobody", "0000", `10.0.1.${i}`))).toBe("UNAUTHENTICATED");
+    expect(codeOf(() => auth.login("nobody", "0000", "10.0.3.1"))).toBe("RATE_LIMITED");
+  });
+
+  it("counts only failures within the window, and a good login forgives the name", () => {
+    const { clock, auth } = makeAuth();
+    for (let i = 0; i < 4; i++) codeOf(() => auth.login("juf-anne", "0000", "10.0.0.7"));
+    clock.advance(61_000);
+    for (let i = 0; i < 4; i++) expect(codeOf(() => auth.login("juf-anne", "0000", "10.0.0.8"))).toBe("UNAUTHENTICATED");
+    expect(auth.login("juf-anne", "4321", "10.0.0.9").actor.role).toBe("instructor");
+    for (let i = 0; i < 4; i++) expect(codeOf(() => auth.login("juf-anne", "0000", "10.0.0.9"))).toBe("UNAUTHENTICATED");
+    expect(auth.login("juf-anne", "4321", "10.0.0.10").actor.role).toBe("instructor");
+  });
+
+  it("purges expired sessions and old failures on its clock, so memory stays bounded", () => {
+    const { clock, auth } = makeAuth({ instructorMinutes: 5 });
+    auth.start();
+    for (let i = 0; i < 10; i++) auth.login("juf-anne", "4321", "10.0.0.2");
+    codeOf(() => auth.login("juf-anne", "0000", "10.0.0.3"));
+    expect(auth.stats()).toEqual({ sessions: 10, trackedFailures: 2 });
+    clock.advance(6 * MIN);
+    expect(auth.stats()).toEqual({ sessions: 0, trackedFailures: 0 });
+    auth.stop();
+  });
+
+  it("keeps at most 20 sessions per user, dropping the oldest", () => {
+    const { clock, auth } = makeAuth();
+    const first = auth.login("tech", "technician", "10.0.0.2").token;
+    clock.advance(1000);
+    for (let i = 0; i < 20; i++) auth.login("tech", "technician", "10.0.0.2");
+    expect(auth.stats().sessions).toBe(20);
+    expect(auth.actorFor(first).role).toBe("kiosk");
+  });
+});
+
+describe("session routes", () => {
+  let app: FastifyInstance | undefined;
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+  });
+
+  async function makeApp() {
+    const made = makeAuth();
+    app = Fastify();
+    registerSessionRoutes(app, { auth: made.auth });
+    await app.ready();
+    return { ...made, app };
+  }
+
+  it("logs in, says who is logged in, and logs out", async () => {
+    const { clock, app } = await makeApp();
+    const login = await app.inject({ method: "POST", url: "/api/login", payload: { name: "juf-anne", secret: "4321" } });
+    expect(login.statusCode).toBe(200);
+    expect(login.headers["cache-control"]).toBe("no-store");
+    const body = login.json<{ ok: true; result: { token: string; role: string; name: string; expiresAt: number } }>();
+    expect(body).toEqual({ ok: true, result: { token: expect.any(String) as string, role: "instructor", name: "juf-anne", expiresAt: clock.now() + 120 * MIN } });
+    const authorization = `Bearer ${body.result.token}`;
+    const who = await app.inject({ method: "GET", url: "/api/session", headers: { authorization } });
+    expect(who.json()).toEqual({ ok: true, result: { name: "juf-anne", role: "instructor", expiresAt: body.result.expiresAt } });
+    const out = await app.inject({ method: "POST", url: "/api/logout", headers: { authorization } });
+    expect(out.json()).toEqual({ ok: true, result: { loggedOut: true } });
+    const after = await app.inject({ method: "GET", url: "/api/session", headers: { authorization } });
+    expect(after.json()).toEqual({ ok: true, result: { name: "kiosk", role: "kiosk", expiresAt: null } });
+  });
+
+  it.each([
+    [{ name: "juf-anne" }, "secret"],
+    [{ name: 7, secret: "4321" }, "name"],
+    [{ name: "juf-anne", secret: "4321", role: "technician" }, "role"],
+  ])("answers 400 naming the field for %j", async (payload, field) => {
+    const { app } = await makeApp();
+    const res = await app.inject({ method: "POST", url: "/api/login", payload });
+    expect(res.statusCode).toBe(400);
+    const body = res.json<{ ok: false; code: string; message: string }>();
+    expect(body.code).toBe("REQUEST_INVALID");
+    expect(body.message).toContain(field);
+  });
+
+  it("answers 401 for a wrong PIN and 429 with retry-after once locked out", async () => {
+    const { clock, app } = await makeApp();
+    const attempt = (secret: string) => app.inject({ method: "POST", url: "/api/login", remoteAddress: "10.0.0.99", payload: { name: "juf-anne", secret } });
+    for (let i = 0; i < 5; i++) {
+      const res = await attempt("0000");
+      expect(res.statusCode).toBe(401);
+      expect(res.json()).toEqual({ ok: false, code: "UNAUTHENTICATED", message: "wrong name or PIN/password" });
+    }
+    const locked = await attempt("4321");
+    expect(locked.statusCode).toBe(429);
+    expect(locked.headers["retry-after"]).toBe("60");
+    expect(locked.json<{ code: string }>().code).toBe("RATE_LIMITED");
+    clock.advance(60_000);
+    expect((await attempt("4321")).statusCode).toBe(200);
+  });
+});

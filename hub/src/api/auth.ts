@@ -1,0 +1,260 @@
+/**
+ * Logins and sessions. Kiosk screens never log in: whoever has no valid session is a kiosk, which
+ * sees everything and may command nothing. Instructors log in with a PIN, technicians with a
+ * password; both get a random token that the browser sends as `Authorization: Bearer <token>`.
+ *
+ * Only the Bearer header is read, not a cookie: a cookie is sent by the browser on its own, so it
+ * would need CSRF protection on every command and a cookie parser the hub does not have; a header
+ * is sent only by our own script. The dashboard keeps the token in sessionStorage.
+ */
+import { createHash, randomBytes, scryptSync, timingSafeEqual } from "node:crypto";
+import type { FastifyRequest } from "fastify";
+import type { Clock, Timer } from "../core/clock.ts";
+import { HubError } from "../core/errors.ts";
+import type { Logger } from "../core/logger.ts";
+import type { Actor, Role } from "../core/types.ts";
+import { SECRET_HASH_PATTERN, type SessionsConfig, type UsersConfig } from "../config/users.ts";
+import type { ActorOf } from "./guard.ts";
+
+/** Node's default scrypt cost (16 MiB, tens of ms): a login blocks the event loop that long. */
+export const DEFAULT_SCRYPT_COST = 2 ** 14;
+const SCRYPT_R = 8;
+const SCRYPT_P = 1;
+const SALT_BYTES = 16;
+const KEY_BYTES = 32;
+const TOKEN_BYTES = 32;
+/** Longer than any token we issue: anything longer is not looked up at all. */
+const MAX_TOKEN_CHARS = 128;
+const PURGE_EVERY_MS = 60_000;
+/** A forgotten tablet per login is fine; a script logging in in a loop must not grow memory. */
+const MAX_SESSIONS_PER_USER = 20;
+
+const WRONG = "wrong name or PIN/password";
+
+function derive(plain: string, salt: Buffer, cost: number, keyBytes: number): Buffer {
+  // NFC: the same PIN or password typed on a different keyboard gives the same bytes.
+  return scryptSync(plain.normalize("NFC"), salt, keyBytes, { N: cost, r: SCRYPT_R, p: SCRYPT_P, maxmem: 256 * cost * SCRYPT_R });
+}
+
+/** Hashes a PIN or password as `scrypt$<N>$<salt b64>$<hash b64>`, the form `secretHash` takes in the config. */
+export function hashSecret(plain: string, cost: number = DEFAULT_SCRYPT_COST): string {
+  const salt = randomBytes(SALT_BYTES);
+  const hash = derive(plain, salt, cost, KEY_BYTES);
+  return `scrypt$${cost}$${salt.toString("base64")}$${hash.toString("base64")}`;
+}
+
+/** True if `plain` matches `hash`; false (never an exception) for a malformed hash. Constant time in the secret. */
+export function verifySecret(plain: string, hash: string): boolean {
+  const m = SECRET_HASH_PATTERN.exec(hash);
+  if (m === null) return false;
+  const cost = Number(m[1]);
+  const salt = Buffer.from(m[2] ?? "", "base64");
+  const expected = Buffer.from(m[3] ?? "", "base64");
+  if (!Number.isInteger(Math.log2(cost)) || cost < 2 || cost > 2 ** 20 || expected.length === 0) return false;
+  try {
+    return timingSafeEqual(derive(plain, salt, cost, expected.length), expected);
+  } catch {
+    return false;
+  }
+}
+
+/** The token of `Authorization: Bearer <token>`, or undefined. */
+export function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (typeof header !== "string") return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return m?.[1];
+}
+
+export const kioskActor = (): Actor => ({ name: "kiosk", role: "kiosk" });
+
+export interface AuthContext {
+  clock: Clock;
+  logger: Logger;
+  users: UsersConfig;
+  sessions: SessionsConfig;
+}
+
+export interface LoginResult {
+  token: string;
+  actor: Actor;
+  /** ms since the epoch. */
+  expiresAt: number;
+}
+
+export interface SessionInfo {
+  actor: Actor;
+  expiresAt: number;
+}
+
+interface Account {
+  name: string;
+  role: Exclude<Role, "kiosk">;
+  hash: string;
+}
+
+interface Session {
+  name: string;
+  role: Role;
+  expiresAt: number;
+}
+
+/** Failed logins for one address or one name. */
+interface Strikes {
+  times: number[];
+  lockedUntil: number;
+}
+
+export class AuthService {
+  private readonly accounts = new Map<string, Account>();
+  /** Keyed by the SHA-256 of the token, so the table holds nothing a memory dump could replay. */
+  private readonly sessions = new Map<string, Session>();
+  private readonly strikes = new Map<string, Strikes>();
+  /** Checked when the name is unknown, so a wrong name costs as long as a wrong secret. */
+  private readonly decoy: string;
+  private timer: Timer | null = null;
+  private lastPurge: number;
+
+  constructor(private readonly ctx: AuthContext) {
+    // Plain secrets (demo config) are hashed here and only the hash is kept; the config object
+    // itself stays with its owner. JS strings cannot be wiped, so "not kept" is the best we can do.
+    for (const u of ctx.users) {
+      const plain = u.role === "instructor" ? u.pin : u.password;
+      // The schema demands a secret or a hash; without either the account gets one nobody knows.
+      const hash = u.secretHash ?? hashSecret(plain ?? randomBytes(16).toString("hex"));
+      this.accounts.set(u.name, { name: u.name, role: u.role, hash });
+    }
+    this.decoy = hashSecret(randomBytes(16).toString("hex"));
+    this.lastPurge = ctx.clock.now();
+  }
+
+  /** Starts purging expired sessions and old failure records every minute. Constructors do no I/O or timers. */
+  start(): void {
+    this.timer ??= this.ctx.clock.setInterval(() => this.purge(), PURGE_EVERY_MS);
+  }
+
+  stop(): void {
+    this.timer?.cancel();
+    this.timer = null;
+  }
+
+  /**
+   * Checks a name and PIN/password. Throws HubError UNAUTHENTICATED (the same message for a wrong
+   * name and a wrong secret) or RATE_LIMITED (details: `{ retryAfterS }`) while the address or the
+   * name is locked out, even if the secret is right.
+   */
+  login(name: string, secret: string, from: string): LoginResult {
+    const now = this.ctx.clock.now();
+    if (now - this.lastPurge >= PURGE_EVERY_MS) this.purge();
+    // Tablets capitalise the first letter; names in the config are lower case.
+    const key = name.trim().toLowerCase();
+    const addressKey = `address:${from}`;
+    const nameKey = `name:${key}`;
+    const lockedUntil = Math.max(this.strikes.get(addressKey)?.lockedUntil ?? 0, this.strikes.get(nameKey)?.lockedUntil ?? 0);
+    if (lockedUntil > now) {
+      const retryAfterS = Math.ceil((lockedUntil - now) / 1000);
+      this.ctx.logger.warn({ name: key, from, retryAfterS }, "login refused: locked out");
+      throw new HubError("RATE_LIMITED", `too many failed logins; try again in ${retryAfterS} s`, { retryAfterS });
+    }
+    const account = this.accounts.get(key);
+    // Checked before the name is judged, so an unknown name costs one scrypt like a wrong secret.
+    const matches = verifySecret(secret, account?.hash ?? this.decoy);
+    if (account === undefined || !matches) {
+      const locked = [this.strike(addressKey, now), this.strike(nameKey, now)].some(Boolean);
+      this.ctx.logger.warn({ name: key, from, locked }, "login failed");
+      throw new HubError("UNAUTHENTICATED", WRONG);
+    }
+    // Only the name's count is forgiven: a good login must not clear an address that was guessing other names.
+    this.strikes.delete(nameKey);
+    // Fixed expiry, not sliding: an instructor's PIN session must end with the visit, even if the
+    // tablet stays open and in use; a sliding session on a shared tablet would never end.
+    const minutes = account.role === "instructor" ? this.ctx.sessions.instructorMinutes : this.ctx.sessions.technicianMinutes;
+    const expiresAt = now + minutes * 60_000;
+    const token = randomBytes(TOKEN_BYTES).toString("base64url");
+    this.dropOldestIfFull(account.name);
+    this.sessions.set(digest(token), { name: account.name, role: account.role, expiresAt });
+    this.ctx.logger.info({ name: account.name, role: account.role, from, expiresAt }, "logged in");
+    return { token, actor: { name: account.name, role: account.role }, expiresAt };
+  }
+
+  /** Ends a session; true if there was one. */
+  logout(token: string | undefined): boolean {
+    if (!isPlausibleToken(token)) return false;
+    const key = digest(token);
+    const s = this.sessions.get(key);
+    if (s === undefined) return false;
+    this.sessions.delete(key);
+    this.ctx.logger.info({ name: s.name, role: s.role }, "logged out");
+    return true;
+  }
+
+  /** The session behind a token, or null if there is none or it has expired. */
+  session(token: string | undefined): SessionInfo | null {
+    if (!isPlausibleToken(token)) return null;
+    const key = digest(token);
+    const s = this.sessions.get(key);
+    if (s === undefined) return null;
+    if (this.ctx.clock.now() >= s.expiresAt) {
+      this.sessions.delete(key);
+      return null;
+    }
+    return { actor: { name: s.name, role: s.role }, expiresAt: s.expiresAt };
+  }
+
+  /** Who is behind a token: a kiosk for no token, an unknown one or an expired one. */
+  actorFor(token: string | undefined): Actor {
+    return this.session(token)?.actor ?? kioskActor();
+  }
+
+  /** For REST routes: the actor behind the request's Bearer token. */
+  readonly actorOf: ActorOf = (request) => this.actorFor(bearerToken(request));
+
+  /** What is held in memory, for the hub's health page and to show that it stays bounded. */
+  stats(): { sessions: number; trackedFailures: number } {
+    return { sessions: this.sessions.size, trackedFailures: this.strikes.size };
+  }
+
+  /** Drops expired sessions and failure records that can no longer lock anything. */
+  purge(): void {
+    const now = this.ctx.clock.now();
+    this.lastPurge = now;
+    for (const [key, s] of this.sessions) if (now >= s.expiresAt) this.sessions.delete(key);
+    const windowStart = now - this.ctx.sessions.failureWindowSeconds * 1000;
+    for (const [key, s] of this.strikes) {
+      if (s.lockedUntil <= now && s.times.every((t) => t <= windowStart)) this.strikes.delete(key);
+    }
+  }
+
+  /** Counts one failure; true if it starts a lockout. */
+  private strike(key: string, now: number): boolean {
+    const { maxFailures, failureWindowSeconds, lockoutSeconds } = this.ctx.sessions;
+    const windowStart = now - failureWindowSeconds * 1000;
+    const s = this.strikes.get(key) ?? { times: [], lockedUntil: 0 };
+    s.times = s.times.filter((t) => t > windowStart);
+    s.times.push(now);
+    this.strikes.set(key, s);
+    if (s.times.length < maxFailures) return false;
+    s.lockedUntil = now + lockoutSeconds * 1000;
+    s.times = [];
+    return true;
+  }
+
+  private dropOldestIfFull(name: string): void {
+    let count = 0;
+    let oldest: [string, number] | null = null;
+    for (const [key, s] of this.sessions) {
+      if (s.name !== name) continue;
+      count += 1;
+      if (oldest === null || s.expiresAt < oldest[1]) oldest = [key, s.expiresAt];
+    }
+    if (count >= MAX_SESSIONS_PER_USER && oldest !== null) this.sessions.delete(oldest[0]);
+  }
+}
+
+function isPlausibleToken(token: string | undefined): token is string {
+  return typeof token === "string" && token.length > 0 && token.length <= MAX_TOKEN_CHARS;
+}
+
+function digest(token: string): string {
+  return createHash("sha256").update(token).digest("base64url");
+}

@@ -1,0 +1,90 @@
+/**
+ * The hub's commands, registered once and served by HTTP and socket.io alike. Every command is
+ * audited by the registry (who, what, when, result) before its reply goes out.
+ */
+import { z } from "zod";
+import type { CommandService } from "../core/actuators/commands.ts";
+import type { ActuatorKeeper } from "../core/actuators/keeper.ts";
+import type { AlarmBook } from "../core/alarms/alarms.ts";
+import { HubError } from "../core/errors.ts";
+import type { InterlockService } from "../core/interlock/service.ts";
+import type { Registry } from "../core/registry/registry.ts";
+import { asDeviceId } from "../core/types.ts";
+import type { CommandRegistry } from "./commands.ts";
+
+const STAFF = ["instructor", "technician"] as const;
+const deviceRef = z.string().regex(/^[a-z0-9][a-z0-9-]{0,47}$/, "must be a device id");
+const actuatorRef = z.string().regex(/^[a-zA-Z][a-zA-Z0-9]{0,47}$/, "must be an actuator name");
+
+export interface HubCommandDeps {
+  interlocks: InterlockService;
+  alarms: AlarmBook;
+  keeper: ActuatorKeeper;
+  commands: CommandService;
+  registry: Registry;
+}
+
+export function registerHubCommands(registry: CommandRegistry, deps: HubCommandDeps): void {
+  registry.register({
+    name: "estop.trigger",
+    summary: "Emergency stop: every actuator and station to its safe state, latched until reset. Always allowed to staff.",
+    roles: STAFF,
+    params: z.object({}).strict(),
+    target: () => "*",
+    run: (_p, { actor }) => deps.interlocks.emergencyStop(actor),
+  });
+
+  registry.register({
+    name: "interlock.reset",
+    summary: "Resets a latched interlock (or the emergency stop) once its cause is gone and its inputs fresh. Restarts nothing.",
+    roles: STAFF,
+    params: z.object({ id: z.string().min(1).max(64) }).strict(),
+    target: (p) => p.id,
+    run: (p, { actor }) => deps.interlocks.reset(p.id, actor),
+  });
+
+  registry.register({
+    name: "alarm.acknowledge",
+    summary: "Acknowledges an alarm, with an optional comment.",
+    roles: STAFF,
+    params: z.object({ key: z.string().min(1).max(200), comment: z.string().max(500).optional() }).strict(),
+    target: (p) => p.key,
+    run: (p, { actor }) => deps.alarms.acknowledge(p.key, actor, p.comment ?? null),
+  });
+
+  registry.register({
+    name: "actuator.start",
+    summary: "Starts an actuator: holds it at a value (re-sent within its lease) if every permissive holds; otherwise refused with the reasons.",
+    roles: STAFF,
+    params: z.object({ device: deviceRef, actuator: actuatorRef, value: z.number().finite() }).strict(),
+    target: (p) => `${p.device}.${p.actuator}`,
+    run: async (p) => {
+      const id = asDeviceId(p.device);
+      const spec = deps.registry.view(id)?.actuators[p.actuator];
+      if (spec === undefined) throw new HubError("NOT_FOUND", `device ${p.device} has no actuator "${p.actuator}" (or has not described itself)`);
+      if ((spec.min !== undefined && p.value < spec.min) || (spec.max !== undefined && p.value > spec.max)) {
+        throw new HubError("REQUEST_INVALID", `${p.value} is outside ${spec.min ?? "-∞"}..${spec.max ?? "∞"} for ${p.device}.${p.actuator}`);
+      }
+      deps.keeper.hold(id, p.actuator, p.value);
+      // Report done once the device has it, not when we asked.
+      const result = await deps.commands.send(id, p.actuator, p.value);
+      return { device: p.device, actuator: p.actuator, value: p.value, latencyMs: result.latencyMs };
+    },
+  });
+
+  registry.register({
+    name: "actuator.stop",
+    summary: "Stops an actuator: no longer held, sent to its safe value. Always allowed to staff.",
+    roles: STAFF,
+    params: z.object({ device: deviceRef, actuator: actuatorRef }).strict(),
+    target: (p) => `${p.device}.${p.actuator}`,
+    run: async (p) => {
+      const id = asDeviceId(p.device);
+      deps.keeper.release(id, p.actuator);
+      const spec = deps.registry.view(id)?.actuators[p.actuator];
+      if (spec === undefined) throw new HubError("NOT_FOUND", `device ${p.device} has no actuator "${p.actuator}" (or has not described itself)`);
+      const result = await deps.commands.send(id, p.actuator, spec.safe);
+      return { device: p.device, actuator: p.actuator, value: spec.safe, latencyMs: result.latencyMs };
+    },
+  });
+}

@@ -1,0 +1,331 @@
+import { createServer, type Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import Fastify, { type FastifyInstance } from "fastify";
+import { Server } from "socket.io";
+import { io as connect, type Socket as ClientSocket } from "socket.io-client";
+import { afterEach, describe, expect, it } from "vitest";
+import { z } from "zod";
+import type { AuditEntry, AuditLog, AuditRecord } from "../core/audit.ts";
+import { ManualClock } from "../core/clock.ts";
+import { HubError, type Reply } from "../core/errors.ts";
+import { silentLogger } from "../core/logger.ts";
+import type { Actor } from "../core/types.ts";
+import { SessionsConfig, UsersConfig } from "../config/users.ts";
+import { AuthService } from "./auth.ts";
+import { CommandRegistry } from "./commands.ts";
+import { attachLiveCommands, COMMAND_EVENTS } from "./live-commands.ts";
+import { registerCommandRoutes } from "./routes/commands.ts";
+import { registerSessionRoutes } from "./routes/session.ts";
+
+/** An audit log in memory that writes into the same event list as the commands, to show the order. */
+class FakeAudit implements AuditLog {
+  readonly entries: AuditRecord[] = [];
+  failWith: Error | null = null;
+  constructor(private readonly events: string[]) {}
+  append(entry: AuditEntry): number {
+    if (this.failWith !== null) throw this.failWith;
+    this.events.push(`audit ${entry.action} ${entry.result}`);
+    this.entries.push({ ...entry, seq: this.entries.length + 1 });
+    return this.entries.length;
+  }
+}
+
+const tech: Actor = { name: "tech", role: "technician" };
+const anne: Actor = { name: "juf-anne", role: "instructor" };
+const kiosk: Actor = { name: "kiosk", role: "kiosk" };
+
+function setup() {
+  const clock = new ManualClock();
+  const events: string[] = [];
+  const audit = new FakeAudit(events);
+  const commands = new CommandRegistry({ clock, audit, logger: silentLogger });
+  commands.register({
+    name: "interlock.reset",
+    summary: "Resets a latched interlock",
+    roles: ["technician"],
+    params: z.object({ rule: z.string().min(1) }).strict(),
+    target: (p) => p.rule,
+    run: (p, ctx) => {
+      events.push(`run interlock.reset ${p.rule} by ${ctx.actor.name}`);
+      return { reset: p.rule, at: ctx.at };
+    },
+  });
+  commands.register({
+    name: "relay.set",
+    summary: "Switches a relay",
+    roles: ["instructor", "technician"],
+    params: z.object({ relay: z.string(), on: z.boolean() }).strict(),
+    target: (p) => p.relay,
+    run: async (p) => {
+      await Promise.resolve();
+      events.push(`run relay.set ${p.relay}`);
+      if (p.relay === "tripped") throw new HubError("INTERLOCK_TRIPPED", "water-leak is tripped");
+      if (p.relay === "slow") throw new HubError("DEVICE_TIMEOUT", "no ack within 3000 ms");
+      if (p.relay === "broken") throw new TypeError("relay driver crashed");
+      return { relay: p.relay, on: p.on };
+    },
+  });
+  const users = UsersConfig.parse([
+    { name: "juf-anne", role: "instructor", pin: "4321" },
+    { name: "tech", role: "technician", password: "technician" },
+  ]);
+  const auth = new AuthService({ clock, logger: silentLogger, users, sessions: SessionsConfig.parse({}) });
+  return { clock, events, audit, commands, auth };
+}
+
+describe("CommandRegistry", () => {
+  it("refuses a duplicate or malformed name and lists what it has", () => {
+    const { commands } = setup();
+    const def = { name: "relay.set", summary: "again", roles: ["technician"] as const, params: z.object({}), target: () => "*", run: () => null };
+    expect(() => commands.register(def)).toThrow('command "relay.set" is registered twice');
+    expect(() => commands.register({ ...def, name: "reset" })).toThrow("is not noun.verb");
+    expect(commands.list()).toEqual([
+      { name: "interlock.reset", summary: "Resets a latched interlock", roles: ["technician"] },
+      { name: "relay.set", summary: "Switches a relay", roles: ["instructor", "technician"] },
+    ]);
+  });
+
+  it.each<[string, string, unknown, Actor, Reply<unknown>, string, "ok" | "refused" | "failed"]>([
+    ["ok", "interlock.reset", { rule: "water-leak" }, tech, { ok: true, result: { reset: "water-leak", at: Date.UTC(2026, 10, 2, 9) } }, "water-leak", "ok"],
+    ["unknown name", "pump.explode", {}, tech, { ok: false, code: "NOT_FOUND", message: 'no command "pump.explode"' }, "-", "refused"],
+    ["kiosk", "relay.set", { relay: "fan", on: true }, kiosk, { ok: false, code: "UNAUTHENTICATED", message: "log in as instructor or technician to relay.set" }, "fan", "refused"],
+    ["instructor on technician-only", "interlock.reset", { rule: "water-leak" }, anne, { ok: false, code: "FORBIDDEN", message: "instructor may not interlock.reset; it needs technician" }, "water-leak", "refused"],
+    ["bad field", "relay.set", { relay: "fan", on: "yes" }, anne, { ok: false, code: "REQUEST_INVALID", message: "relay.set: on: Invalid input: expected boolean, received string" }, "-", "refused"],
+    ["unknown field", "interlock.reset", { rule: "x", force: true }, tech, { ok: false, code: "REQUEST_INVALID", message: 'interlock.reset: (params): Unrecognized key: "force"' }, "-", "refused"],
+    ["HubError refusal", "relay.set", { relay: "tripped", on: true }, anne, { ok: false, code: "INTERLOCK_TRIPPED", message: "water-leak is tripped" }, "tripped", "refused"],
+    ["HubError failure", "relay.set", { relay: "slow", on: true }, anne, { ok: false, code: "DEVICE_TIMEOUT", message: "no ack within 3000 ms" }, "slow", "failed"],
+    ["thrown Error", "relay.set", { relay: "broken", on: true }, anne, { ok: false, code: "TRANSPORT_FAILED", message: "relay driver crashed" }, "broken", "failed"],
+  ])("%s: replies and audits before replying", async (_case, name, params, actor, expected, target, result) => {
+    const { commands, events, audit } = setup();
+    const reply = await commands.invoke(name, params, actor).then((r) => {
+      events.push("reply");
+      return r;
+    });
+    expect(reply).toEqual(expected);
+    expect(events.at(-2)).toBe(`audit ${name} ${result}`);
+    expect(events.at(-1)).toBe("reply");
+    expect(audit.entries).toEqual([
+      {
+        seq: 1,
+        at: Date.UTC(2026, 10, 2, 9),
+        actor,
+        action: name,
+        target,
+        result,
+        ...(expected.ok ? {} : { reason: expected.message }),
+        details: { params },
+      },
+    ]);
+  });
+
+  it("does not run a refused command", async () => {
+    const { commands, events } = setup();
+    await commands.invoke("interlock.reset", { rule: "water-leak" }, anne);
+    await commands.invoke("interlock.reset", { rule: "water-leak" }, kiosk);
+    await commands.invoke("interlock.reset", { rule: 5 }, tech);
+    expect(events.filter((e) => e.startsWith("run"))).toEqual([]);
+  });
+
+  it("answers STORAGE_FAILED when the audit entry cannot be written, saying the action happened", async () => {
+    const { commands, events, audit } = setup();
+    audit.failWith = new HubError("STORAGE_FAILED", "disk full");
+    const reply = await commands.invoke("interlock.reset", { rule: "water-leak" }, tech);
+    expect(events).toEqual(["run interlock.reset water-leak by tech"]);
+    expect(reply).toEqual({ ok: false, code: "STORAGE_FAILED", message: "interlock.reset was done but not recorded in the audit log (disk full): it has taken effect" });
+    const refused = await commands.invoke("interlock.reset", { rule: "water-leak" }, anne);
+    expect(refused.ok ? "" : refused.code).toBe("STORAGE_FAILED");
+    expect(refused.ok ? "" : refused.message).toContain("refused (instructor may not interlock.reset; it needs technician) and not recorded");
+  });
+});
+
+describe("commands over HTTP", () => {
+  let app: FastifyInstance | undefined;
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+  });
+
+  async function makeApp() {
+    const s = setup();
+    app = Fastify();
+    registerSessionRoutes(app, { auth: s.auth });
+    registerCommandRoutes(app, { commands: s.commands, actorOf: s.auth.actorOf });
+    // The reply leaves here; the audit entry must already be in the events by then.
+    app.addHook("onSend", async (request) => {
+      if (request.url.startsWith("/api/commands/")) s.events.push("sent");
+      await Promise.resolve();
+    });
+    await app.ready();
+    const a = app;
+    const login = async (name: string, secret: string) => {
+      const res = await a.inject({ method: "POST", url: "/api/login", payload: { name, secret } });
+      return `Bearer ${res.json<{ result: { token: string } }>().result.token}`;
+    };
+    const post = (name: string, payload: object, authorization?: string) =>
+      a.inject({ method: "POST", url: `/api/commands/${name}`, payload, headers: authorization === undefined ? {} : { authorization } });
+    return { ...s, app: a, login, post };
+  }
+
+  it("lists the commands", async () => {
+    const { app } = await makeApp();
+    const res = await app.inject({ method: "GET", url: "/api/commands" });
+    expect(res.json<{ result: Array<{ name: string }> }>().result.map((c) => c.name)).toEqual(["interlock.reset", "relay.set"]);
+  });
+
+  it("maps every outcome to its status, audited before the reply is sent", async () => {
+    const { login, post, events, audit } = await makeApp();
+    const t = await login("tech", "technician");
+    const i = await login("juf-anne", "4321");
+    const cases: Array<[string, object, string | undefined, number, string]> = [
+      ["interlock.reset", { rule: "water-leak" }, t, 200, "ok"],
+      ["interlock.reset", { rule: "water-leak" }, undefined, 401, "UNAUTHENTICATED"],
+      ["interlock.reset", { rule: "water-leak" }, "Bearer forged", 401, "UNAUTHENTICATED"],
+      ["interlock.reset", { rule: "water-leak" }, i, 403, "FORBIDDEN"],
+      ["relay.set", { relay: "fan" }, i, 400, "REQUEST_INVALID"],
+      ["pump.explode", {}, t, 404, "NOT_FOUND"],
+      ["relay.set", { relay: "tripped", on: true }, i, 409, "INTERLOCK_TRIPPED"],
+      ["relay.set", { relay: "broken", on: true }, i, 500, "TRANSPORT_FAILED"],
+      ["relay.set", { relay: "slow", on: true }, i, 504, "DEVICE_TIMEOUT"],
+    ];
+    for (const [name, params, authorization, status, code] of cases) {
+      const res = await post(name, params, authorization);
+      const body = res.json<Reply<unknown>>();
+      expect([name, res.statusCode, body.ok ? "ok" : body.code]).toEqual([name, status, code]);
+      expect(events.slice(-2)).toEqual([expect.stringMatching(new RegExp(`^audit ${name} `)), "sent"]);
+    }
+    expect(audit.entries.map((e) => `${e.actor.role} ${e.result}`)).toEqual([
+      "technician ok",
+      "kiosk refused",
+      "kiosk refused",
+      "instructor refused",
+      "instructor refused",
+      "technician refused",
+      "instructor refused",
+      "instructor failed",
+      "instructor failed",
+    ]);
+  });
+
+  it("refuses every command to a kiosk (no token) with 401, and runs none", async () => {
+    const { commands, post, events } = await makeApp();
+    for (const { name } of commands.list()) {
+      const res = await post(name, { rule: "water-leak", relay: "fan", on: true });
+      expect([name, res.statusCode, res.json<{ code: string }>().code]).toEqual([name, 401, "UNAUTHENTICATED"]);
+    }
+    expect(events.filter((e) => e.startsWith("run"))).toEqual([]);
+  });
+
+  it("names the bad field in a 400", async () => {
+    const { login, post } = await makeApp();
+    const res = await post("relay.set", { relay: "fan" }, await login("juf-anne", "4321"));
+    expect(res.json()).toEqual({ ok: false, code: "REQUEST_INVALID", message: "relay.set: on: Invalid input: expected boolean, received undefined" });
+  });
+
+  it("refuses an instructor's command once the session has expired", async () => {
+    const { clock, login, post } = await makeApp();
+    const i = await login("juf-anne", "4321");
+    expect((await post("relay.set", { relay: "fan", on: true }, i)).statusCode).toBe(200);
+    clock.advance(120 * 60_000);
+    const res = await post("relay.set", { relay: "fan", on: true }, i);
+    expect(res.statusCode).toBe(401);
+    expect(res.json<{ code: string }>().code).toBe("UNAUTHENTICATED");
+  });
+
+  it("answers 500 STORAGE_FAILED when the audit log fails", async () => {
+    const { login, post, audit } = await makeApp();
+    const t = await login("tech", "technician");
+    audit.failWith = new Error("SQLITE_FULL");
+    const res = await post("interlock.reset", { rule: "water-leak" }, t);
+    expect(res.statusCode).toBe(500);
+    expect(res.json<{ code: string; message: string }>()).toMatchObject({ code: "STORAGE_FAILED", message: expect.stringContaining("done but not recorded") as string });
+  });
+});
+
+describe("commands over socket.io", () => {
+  const open: Array<{ close(): unknown }> = [];
+  let httpServer: HttpServer | undefined;
+  afterEach(async () => {
+    for (const c of open.splice(0)) c.close();
+    await new Promise<void>((resolve) => (httpServer === undefined ? resolve() : httpServer.close(() => resolve())));
+    httpServer = undefined;
+  });
+
+  async function makeServer() {
+    const s = setup();
+    const server = createServer();
+    httpServer = server;
+    const io = new Server(server);
+    open.push(io);
+    attachLiveCommands(io, { commands: s.commands, auth: s.auth });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const client = async (token?: string): Promise<ClientSocket> => {
+      const socket = connect(`http://127.0.0.1:${port}`, { transports: ["websocket"], reconnection: false, ...(token === undefined ? {} : { auth: { token } }) });
+      open.push(socket);
+      await new Promise<void>((resolve, reject) => {
+        socket.once("connect", resolve);
+        socket.once("connect_error", reject);
+      });
+      return socket;
+    };
+    const command = (socket: ClientSocket, name: string, params: unknown) => socket.emitWithAck("command", { name, params }) as Promise<Reply<unknown>>;
+    return { ...s, client, command };
+  }
+
+  it("refuses every command to a kiosk, and runs what a role allows", async () => {
+    const { client, command, auth, commands } = await makeServer();
+    const k = await client();
+    for (const { name } of commands.list()) {
+      const reply = await command(k, name, { rule: "water-leak", relay: "fan", on: true });
+      expect(reply.ok ? "ok" : reply.code).toBe("UNAUTHENTICATED");
+    }
+    const i = await client(auth.login("juf-anne", "4321", "127.0.0.1").token);
+    expect(await command(i, "interlock.reset", { rule: "water-leak" })).toEqual({ ok: false, code: "FORBIDDEN", message: "instructor may not interlock.reset; it needs technician" });
+    expect(await command(i, "relay.set", { relay: "fan", on: true })).toEqual({ ok: true, result: { relay: "fan", on: true } });
+    const t = await client(auth.login("tech", "technician", "127.0.0.1").token);
+    expect(await command(t, "interlock.reset", { rule: "water-leak" })).toMatchObject({ ok: true, result: { reset: "water-leak" } });
+    expect(await command(t, "relay.set", { relay: "fan", on: 1 })).toMatchObject({ ok: false, code: "REQUEST_INVALID", message: expect.stringContaining("on: ") as string });
+  });
+
+  it("re-checks the token on every command: an expired or logged-out session is a kiosk", async () => {
+    const { client, command, auth, clock, audit } = await makeServer();
+    const { token, expiresAt } = auth.login("juf-anne", "4321", "127.0.0.1");
+    const i = await client(token);
+    expect(await i.emitWithAck("whoami")).toEqual({ ok: true, result: { name: "juf-anne", role: "instructor", expiresAt } });
+    expect((await command(i, "relay.set", { relay: "fan", on: true })).ok).toBe(true);
+    clock.advance(120 * 60_000);
+    expect(await command(i, "relay.set", { relay: "fan", on: false })).toMatchObject({ ok: false, code: "UNAUTHENTICATED" });
+    expect(await i.emitWithAck("whoami")).toEqual({ ok: true, result: { name: "kiosk", role: "kiosk", expiresAt: null } });
+    expect(audit.entries.map((e) => [e.actor.name, e.result])).toEqual([
+      ["juf-anne", "ok"],
+      ["kiosk", "refused"],
+    ]);
+
+    const t = auth.login("tech", "technician", "127.0.0.1").token;
+    const s = await client(t);
+    auth.logout(t);
+    expect(await command(s, "interlock.reset", { rule: "water-leak" })).toMatchObject({ ok: false, code: "UNAUTHENTICATED" });
+  });
+
+  it("answers malformed messages without crashing", async () => {
+    const { client, auth, audit } = await makeServer();
+    const t = await client(auth.login("tech", "technician", "127.0.0.1").token);
+    for (const bad of ["junk", 42, null, [], { name: 5 }, { name: "relay.set", params: {}, extra: 1 }]) {
+      const reply = (await t.emitWithAck("command", bad)) as Reply<unknown>;
+      expect(reply.ok ? "ok" : reply.code).toBe("REQUEST_INVALID");
+    }
+    expect(((await t.emitWithAck("command", { name: 5 })) as { message: string }).message).toContain("name: ");
+    const rejected: unknown[] = [];
+    t.on(COMMAND_EVENTS.rejected, (r: unknown) => rejected.push(r));
+    t.emit("command", { name: "interlock.reset", params: { rule: "water-leak" } });
+    t.emit("command");
+    // whoami is answered after both, so by then both rejections have arrived (one socket, in order).
+    expect(await t.emitWithAck("whoami")).toMatchObject({ ok: true, result: { role: "technician" } });
+    expect(rejected).toEqual([
+      { ok: false, code: "REQUEST_INVALID", message: expect.stringContaining("needs an acknowledgement callback") as string },
+      { ok: false, code: "REQUEST_INVALID", message: expect.stringContaining("needs an acknowledgement callback") as string },
+    ]);
+    // Malformed messages never reach the registry, so nothing ran and nothing was recorded.
+    expect(audit.entries).toEqual([]);
+  });
+});

@@ -1,0 +1,89 @@
+/**
+ * Who may log in, and how long a login lasts. Kiosk screens (pupils) never log in; instructors use
+ * a PIN, technicians a password. Either may be given as a scrypt hash instead, so a config kept in
+ * git need not hold the secret itself.
+ */
+import { z } from "zod";
+
+/** `scrypt$<N>$<salt, base64>$<hash, base64>`; r = 8 and p = 1 (Node's defaults). */
+export const SECRET_HASH_PATTERN = /^scrypt\$(\d{1,7})\$([A-Za-z0-9+/]+={0,2})\$([A-Za-z0-9+/]+={0,2})$/;
+
+const SecretHash = z
+  .string()
+  .regex(SECRET_HASH_PATTERN, 'must look like "scrypt$<N>$<salt base64>$<hash base64>"')
+  .refine((s) => {
+    const n = Number(SECRET_HASH_PATTERN.exec(s)?.[1]);
+    // A power of two; 2^20 at r = 8 already needs 1 GiB per check, which no hub should spend on a login.
+    return Number.isInteger(Math.log2(n)) && n >= 2 ** 10 && n <= 2 ** 20;
+  }, "N must be a power of two from 1024 to 1048576")
+  .refine((s) => {
+    const m = SECRET_HASH_PATTERN.exec(s);
+    return m !== null && Buffer.from(m[2] ?? "", "base64").length >= 8 && Buffer.from(m[3] ?? "", "base64").length >= 16;
+  }, "the salt must be at least 8 bytes and the hash at least 16 bytes");
+
+const UserName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,47}$/, "must be lower-case letters, digits, dots, dashes or underscores (at most 48)")
+  // The kiosk and the hub itself appear as actors in the audit log under these names.
+  .refine((n) => n !== "kiosk" && n !== "system", "is reserved");
+
+const Instructor = z
+  .object({
+    name: UserName,
+    role: z.literal("instructor"),
+    /** 4 to 8 digits, typed on the kiosk's tablet. */
+    pin: z.string().regex(/^\d{4,8}$/, "must be 4 to 8 digits").optional(),
+    secretHash: SecretHash.optional(),
+  })
+  .strict();
+
+const Technician = z
+  .object({
+    name: UserName,
+    role: z.literal("technician"),
+    /** At least 8 characters. */
+    password: z.string().min(8, "must be at least 8 characters").max(200).optional(),
+    secretHash: SecretHash.optional(),
+  })
+  .strict();
+
+export const UserConfig = z
+  .discriminatedUnion("role", [Instructor, Technician])
+  .superRefine((u, ctx) => {
+    const plain = u.role === "instructor" ? "pin" : "password";
+    const given = (u.role === "instructor" ? u.pin : u.password) !== undefined;
+    if (given && u.secretHash !== undefined) ctx.addIssue({ code: "custom", path: ["secretHash"], message: `give either ${plain} or secretHash, not both` });
+    if (!given && u.secretHash === undefined) ctx.addIssue({ code: "custom", path: [plain], message: `an ${u.role} needs a ${plain} or a secretHash` });
+  });
+export type UserConfig = z.infer<typeof UserConfig>;
+
+/** Nobody by default: with no users the hub is kiosk-only, rather than open with a default password. */
+export const UsersConfig = z
+  .array(UserConfig)
+  .superRefine((users, ctx) => {
+    const seen = new Map<string, number>();
+    users.forEach((u, i) => {
+      const first = seen.get(u.name);
+      if (first !== undefined) ctx.addIssue({ code: "custom", path: [i, "name"], message: `duplicate user name "${u.name}" (also users.${first})` });
+      else seen.set(u.name, i);
+    });
+  })
+  .default([]);
+export type UsersConfig = z.infer<typeof UsersConfig>;
+
+export const SessionsConfig = z
+  .object({
+    /** An instructor's login ends this long after it began, used or not (minutes). */
+    instructorMinutes: z.number().int().min(1).max(720).default(120),
+    /** A technician's login ends this long after it began (minutes). */
+    technicianMinutes: z.number().int().min(1).max(1440).default(480),
+    /** Failed logins from one address, or for one name, within `failureWindowSeconds` before a lockout. */
+    maxFailures: z.number().int().min(1).max(100).default(5),
+    /** The window over which failures are counted (s). */
+    failureWindowSeconds: z.number().int().min(1).max(3600).default(60),
+    /** How long a locked-out address or name is refused, even with the right secret (s). */
+    lockoutSeconds: z.number().int().min(1).max(3600).default(60),
+  })
+  .strict()
+  .default({ instructorMinutes: 120, technicianMinutes: 480, maxFailures: 5, failureWindowSeconds: 60, lockoutSeconds: 60 });
+export type SessionsConfig = z.infer<typeof SessionsConfig>;
