@@ -380,7 +380,8 @@ export class SimDevice extends EventEmitter<SimDeviceEvents> {
     if ((spec.min !== undefined && cmd.value < spec.min) || (spec.max !== undefined && cmd.value > spec.max)) {
       return this.ack(actuator, cmd.id, `value ${cmd.value} is outside ${spec.min ?? "-inf"}..${spec.max ?? "+inf"}`);
     }
-    if (!this.hubAlive) return this.ack(actuator, cmd.id, "hub heartbeat missing");
+    // Without the hub only the safe value is accepted: it is where the actuator already is.
+    if (!this.hubAlive && cmd.value !== spec.safe) return this.ack(actuator, cmd.id, "hub heartbeat missing");
     this.leases.get(actuator)?.cancel();
     const leaseMs = Math.min(cmd.leaseMs, spec.leaseMs);
     this.leases.set(actuator, this.clock.setTimeout(() => this.setValue(actuator, spec.safe, "lease-expired"), leaseMs));

@@ -58,7 +58,7 @@ export interface Harness {
   get<T = unknown>(url: string): Promise<{ status: number; body: T }>;
   /** Stops the hub (as on Ctrl-C) and keeps the folder, for restart tests. */
   stopHub(): Promise<void>;
-  /** Starts a new hub on the same folder and ports chosen afresh. */
+  /** Starts a new hub on the same folder and the same ports. */
   restartHub(): Promise<void>;
   close(): Promise<void>;
 }
@@ -221,8 +221,10 @@ export async function bootHarness(overrides: Partial<HubConfigInput> = {}): Prom
       stopped = true;
     },
     async restartHub() {
+      // Same ports, so devices reconnect on their own as they would to a restarted hub.
+      const again: HubConfig = { ...config, http: { ...config.http, port: hub.httpPort }, broker: { ...config.broker, port: hub.mqttPort ?? config.broker.port } };
       await h.stopHub();
-      hub = await startHub(config);
+      hub = await startHub(again);
       stopped = false;
     },
     async close() {

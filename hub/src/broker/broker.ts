@@ -149,13 +149,11 @@ export class EmbeddedBroker {
     const aedes = this.aedes;
     this.server = null;
     this.aedes = null;
-    if (server !== null) {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // Closing the listener does not close accepted sockets; aedes.close() below does.
-      });
-    }
+    // server.close() waits for every accepted socket to end; aedes.close() ends them. Start both,
+    // then wait for both: a hub stopping with devices still connected must not hang.
+    const listenerClosed = server === null ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
     if (aedes !== null) await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    await listenerClosed;
   }
 
   private authenticate(username: string | undefined, password: Buffer | undefined): Identity | string {

@@ -227,11 +227,12 @@ export class InterlockService implements Permits {
     } else if (t.to === "cleared" || t.to === "normal") {
       alarms.clear(`interlock:${t.id}`);
     }
-    if (t.to === "tripped" || t.from === "tripped" || t.from === "cleared" || t.to === "cleared") {
+    // A reset by a person is recorded by the command that asked for it; the hub records its own doing.
+    if (actor.role === "system" && (t.to === "tripped" || t.from === "tripped" || t.from === "cleared" || t.to === "cleared")) {
       audit.append({
         at: t.at,
         actor,
-        action: t.to === "tripped" ? "interlock.tripped" : t.to === "cleared" ? "interlock.cleared" : actor.role === "system" ? "interlock.cleared" : "interlock.reset",
+        action: t.to === "tripped" ? "interlock.tripped" : "interlock.cleared",
         target: t.id,
         result: "ok",
         ...(detail !== undefined ? { reason: detail.en } : {}),
