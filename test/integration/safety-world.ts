@@ -75,7 +75,9 @@ export interface Plant {
   stop(): Promise<void>;
 }
 
-export async function startPlant(h: Harness, site = SITE, brokerUrl = h.mqttUrl): Promise<Plant> {
+export async function startPlant(brokerUrl: string, options: { site?: string; leaseMs?: number } = {}): Promise<Plant> {
+  const site = options.site ?? SITE;
+  const leaseMs = options.leaseMs ?? 2000;
   const readings = { leak: 0, tankTempC: 50, socPct: 60 };
   let t = 0;
   const water = new SimDevice({
@@ -87,9 +89,9 @@ export async function startPlant(h: Harness, site = SITE, brokerUrl = h.mqttUrl)
     periodMs: PERIOD_MS,
     channels: { leak: { unit: "", min: 0, max: 1 }, tankTempC: { unit: "°C", min: 0, max: 100 } },
     actuators: {
-      pumpEnable: { safe: 0, leaseMs: 2000, min: 0, max: 1 },
-      valveOpen: { safe: 0, leaseMs: 2000, min: 0, max: 1 },
-      heaterEnable: { safe: 0, leaseMs: 2000, min: 0, max: 1 },
+      pumpEnable: { safe: 0, leaseMs, min: 0, max: 1 },
+      valveOpen: { safe: 0, leaseMs, min: 0, max: 1 },
+      heaterEnable: { safe: 0, leaseMs, min: 0, max: 1 },
     },
     // A live sensor never reads exactly the same twice.
     read: () => ({ leak: readings.leak, tankTempC: readings.tankTempC + ((t++ % 7) - 3) * 0.01 }),
@@ -102,7 +104,7 @@ export async function startPlant(h: Harness, site = SITE, brokerUrl = h.mqttUrl)
     model: "TEST-BATTERY",
     periodMs: PERIOD_MS,
     channels: { socPct: { unit: "%", min: 0, max: 100 } },
-    actuators: { dischargeEnable: { safe: 0, leaseMs: 2000, min: 0, max: 1 } },
+    actuators: { dischargeEnable: { safe: 0, leaseMs, min: 0, max: 1 } },
     read: () => ({ socPct: readings.socPct }),
   });
   const button = new EstopButton({ brokerUrl, site, id: "estop-button", password: "pw-estop-button", periodMs: PERIOD_MS });
@@ -116,6 +118,14 @@ export async function startPlant(h: Harness, site = SITE, brokerUrl = h.mqttUrl)
       await Promise.all([water.stop(), battery.stop(), button.stop()]);
     },
   };
+}
+
+export function plantReady(plant: Plant): boolean {
+  return plant.water.actuator("pumpEnable") === 1 && plant.water.actuator("heaterEnable") === 1 && plant.battery.actuator("dischargeEnable") === 1;
+}
+
+export function plantSafe(plant: Plant): boolean {
+  return plant.water.actuator("pumpEnable") === 0 && plant.water.actuator("valveOpen") === 0 && plant.water.actuator("heaterEnable") === 0 && plant.battery.actuator("dischargeEnable") === 0;
 }
 
 /** Logs in over REST and returns a function that runs commands with that session. */
@@ -140,9 +150,9 @@ export async function staff(h: Harness, name: "juf" | "tech"): Promise<(command:
 
 export async function bootSafety(overrides: Partial<HubConfigInput> = {}): Promise<{ h: Harness; plant: Plant }> {
   const h = await bootHarness(safetyConfig(overrides));
-  const plant = await startPlant(h);
+  const plant = await startPlant(h.mqttUrl);
   // Every rule has seen fresh inputs and the held actuators are on.
-  await until(() => plant.water.actuator("pumpEnable") === 1 && plant.water.actuator("heaterEnable") === 1 && plant.battery.actuator("dischargeEnable") === 1, 10_000, "held actuators on");
+  await until(() => plantReady(plant), 10_000, "held actuators on");
   return { h, plant };
 }
 

@@ -13,6 +13,8 @@ export interface Mosquitto {
   port: number;
   pid: number;
   stop(): Promise<void>;
+  /** Stops the broker (SIGKILL: no goodbye to anyone) and starts it again on the same port. */
+  restart(downMs?: number): Promise<void>;
 }
 
 export async function freePort(): Promise<number> {
@@ -49,24 +51,36 @@ export async function startMosquitto(): Promise<Mosquitto> {
   const port = await freePort();
   const conf = path.join(dir, "mosquitto.conf");
   writeFileSync(conf, [`listener ${port} 127.0.0.1`, "allow_anonymous true", "persistence false", "set_tcp_nodelay true", "log_dest stderr", "log_type error", "log_type warning", ""].join("\n"));
-  const proc: ChildProcess = spawn("mosquitto", ["-c", conf], { stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  proc.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
-  try {
-    await waitForPort(port, 5000);
-  } catch (error) {
-    proc.kill("SIGKILL");
-    throw new Error(`${error instanceof Error ? error.message : String(error)}; is mosquitto installed (apt-get install mosquitto)? ${stderr}`);
-  }
+  const launch = async (): Promise<{ proc: ChildProcess; exited: Promise<void> }> => {
+    const proc: ChildProcess = spawn("mosquitto", ["-c", conf], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    proc.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+    try {
+      await waitForPort(port, 5000);
+    } catch (error) {
+      proc.kill("SIGKILL");
+      throw new Error(`${error instanceof Error ? error.message : String(error)}; is mosquitto installed (apt-get install mosquitto)? ${stderr}`);
+    }
+    return { proc, exited };
+  };
+  let current = await launch();
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,
-    pid: proc.pid ?? 0,
+    get pid() {
+      return current.proc.pid ?? 0;
+    },
     async stop() {
-      proc.kill("SIGTERM");
-      await exited;
+      current.proc.kill("SIGTERM");
+      await current.exited;
       rmSync(dir, { recursive: true, force: true });
+    },
+    async restart(downMs = 500) {
+      current.proc.kill("SIGKILL");
+      await current.exited;
+      await new Promise((r) => setTimeout(r, downMs));
+      current = await launch();
     },
   };
 }
