@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: every benchmark of the hub, printing its figures. Options:
- *   --only ingest|ingest-mosquitto   run one suite
+ *   --only ingest|ingest-mosquitto|reaction   run one suite
  *   --quick                          shorter steps (a smoke run; figures are noisier)
  */
 import { readOsInfo, runIngest } from "./ingest.ts";
+import { runReaction } from "./reaction.ts";
 
 const args = process.argv.slice(2);
 const only = args.includes("--only") ? args[args.indexOf("--only") + 1] : undefined;
@@ -23,6 +24,10 @@ async function main(): Promise<void> {
   if (only === undefined || only === "ingest-mosquitto") {
     const r = await runIngest({ mode: "external", rates, stepMs, p99LimitMs: 50, log });
     log(`=> external Mosquitto: highest sustained rate with p99 < 50 ms and nothing lost: ${r.best?.rate ?? 0} msg/s (target 80,000)\n`);
+  }
+  if (only === undefined || only === "reaction") {
+    const r = await runReaction({ trips: quick ? 50 : 300, log });
+    log(`=> interlock reaction p99 ${r.p99Ms.toFixed(2)} ms (target < 10 ms)\n`);
   }
 }
 

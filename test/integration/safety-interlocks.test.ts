@@ -110,9 +110,13 @@ describe("hazard table: fault injection", () => {
     expect(plant.water.actuator("pumpEnable")).toBe(0);
   });
 
-  it("two trips, one reset: the other stays latched", async () => {
+  it("two trips, one reset: the other stays latched; MQTT carries each interlock's state; alarms are acknowledged with a comment", async () => {
     ({ h, plant } = await bootSafety());
     const tech = await staff(h, "tech");
+    const observer = await h.observer();
+    const retained = new Map<string, { state: string; latched: boolean; cause: { en: string } | null }>();
+    observer.on("message", (topic, payload) => retained.set(topic, JSON.parse(payload.toString()) as { state: string; latched: boolean; cause: { en: string } | null }));
+    await observer.subscribeAsync("tec/test-site/_hub/interlock/+");
     plant.readings.leak = 1;
     plant.readings.socPct = 5;
     await until(async () => (await interlock(h!, "water-leak")).status === "tripped" && (await interlock(h!, "battery-low")).status === "tripped", 5000, "both tripped");
@@ -121,6 +125,17 @@ describe("hazard table: fault injection", () => {
     expect((await tech("interlock.reset", { id: "battery-low" })).body.ok).toBe(true);
     expect((await interlock(h, "battery-low")).status).toBe("normal");
     expect((await interlock(h, "water-leak")).status).toBe("tripped");
+    await until(() => retained.get("tec/test-site/_hub/interlock/water-leak")?.state === "tripped" && retained.get("tec/test-site/_hub/interlock/battery-low")?.state === "normal", 3000, "retained interlock states");
+    expect(retained.get("tec/test-site/_hub/interlock/water-leak")).toMatchObject({ latched: true, cause: { en: "water.leak = 1" } });
+
+    // One alarm per cause; a technician acknowledges it with a comment, and the audit log has it.
+    const ack = await tech("alarm.acknowledge", { key: "interlock:water-leak", comment: "lek onder het aanrecht, loodgieter gebeld" });
+    expect(ack.body).toMatchObject({ ok: true, result: { acknowledged: true, ackedBy: "tech", comment: "lek onder het aanrecht, loodgieter gebeld" } });
+    const again = await tech("alarm.acknowledge", { key: "interlock:water-leak" });
+    expect(again.body).toMatchObject({ ok: false, code: "REQUEST_INVALID" });
+    const log = await audit(h, "&action=alarm.acknowledge");
+    expect(log.map((r) => r.result)).toEqual(["refused", "ok"]);
+    expect(log[1]?.details).toMatchObject({ params: { comment: "lek onder het aanrecht, loodgieter gebeld" } });
   });
 
   it("hub restart while tripped: the trip is still latched afterwards and needs a reset", async () => {
