@@ -152,7 +152,7 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
   );
   const safety = interlocks;
   keeper.usePermits(safety);
-  bus.on("device:changed", "alarms", (e) => {
+  const unsubscribeAlarms = bus.on("device:changed", "alarms", (e) => {
     // A device the hub knew going away is worth a technician's look; its interlocks act on their own.
     if (e.state === "offline" && e.previous !== "unknown") {
       alarms.raise(`device-offline:${e.deviceId}`, "warning", e.deviceId, { nl: `${e.deviceId} is offline`, en: `${e.deviceId} is offline` });
@@ -258,6 +258,7 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
       stopped = true;
       sweep.cancel();
       saver.cancel();
+      unsubscribeAlarms();
       keeper.stop();
       safety.stop();
       enforcer.stop();

@@ -109,12 +109,15 @@ export class SafeStateEnforcer {
     commands.send(p.deviceId, p.actuator, spec.safe).then(
       () => {
         p.inFlight = false;
+        // Stopped (or superseded) meanwhile: nobody waits for this any more.
+        if (this.pending.get(key) !== p) return;
         this.pending.delete(key);
         this.counters.confirmed++;
         this.onConfirmed(p.deviceId, p.actuator, [...p.rules], clock.now() - p.startedAt);
       },
       (error: unknown) => {
         p.inFlight = false;
+        if (this.pending.get(key) !== p) return;
         p.lastError = error instanceof Error ? error.message : String(error);
         this.checkEscalation(p, leaseMs);
         p.timer = clock.setTimeout(() => this.attempt(key, p), RETRY_MS);
@@ -126,6 +129,13 @@ export class SafeStateEnforcer {
     if (p.escalated || this.ctx.clock.now() - p.startedAt < leaseMs) return;
     p.escalated = true;
     this.counters.escalations++;
-    for (const ruleId of p.rules) this.onEscalate({ ruleId, deviceId: p.deviceId, actuator: p.actuator, lastError: p.lastError || "no acknowledgement" });
+    for (const ruleId of p.rules) {
+      try {
+        this.onEscalate({ ruleId, deviceId: p.deviceId, actuator: p.actuator, lastError: p.lastError || "no acknowledgement" });
+      } catch (error) {
+        // An escalation that cannot be recorded must not stop the retries that follow it.
+        this.ctx.logger.error({ err: error, ruleId, device: p.deviceId, actuator: p.actuator }, "escalation failed");
+      }
+    }
   }
 }
