@@ -23,7 +23,7 @@ export const ESTOP_BUTTON_ID = "estop-button";
 
 export async function startDemoSimulators(config: Readonly<HubConfig>, brokerUrl: string): Promise<DemoSimulators> {
   const th = config.simulators.tinyHouse;
-  const passwords = Object.fromEntries(config.devices.map((d) => [d.id, d.password]));
+  const passwords = Object.fromEntries(config.devices.flatMap((d) => (d.kind === "mqtt" ? [[d.id, d.password]] : [])));
   const house = th.enabled
     ? await startTinyHouse({
         brokerUrl,

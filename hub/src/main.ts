@@ -5,6 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Server as SocketServer } from "socket.io";
 import { MqttDeviceAdapter } from "./adapters/mqtt-device/adapter.ts";
+import { buildPrinters } from "./adapters/printer/index.ts";
 import { HubPresence } from "./adapters/mqtt-device/presence.ts";
 import { AuthService } from "./api/auth.ts";
 import { registerHubCommands } from "./api/command-set.ts";
@@ -18,6 +19,7 @@ import { registerAuditRoutes } from "./api/routes/audit.ts";
 import { registerCommandRoutes } from "./api/routes/commands.ts";
 import { registerSafetyRoutes } from "./api/routes/safety.ts";
 import { registerSessionRoutes } from "./api/routes/session.ts";
+import { registerStationRoutes } from "./api/routes/stations.ts";
 import { EmbeddedBroker } from "./broker/broker.ts";
 import type { HubConfig } from "./config/schema.ts";
 import { CommandService } from "./core/actuators/commands.ts";
@@ -29,6 +31,7 @@ import { SafeStateEnforcer } from "./core/interlock/safe-state.ts";
 import { InterlockService } from "./core/interlock/service.ts";
 import { type Logger, silentLogger } from "./core/logger.ts";
 import { Registry } from "./core/registry/registry.ts";
+import { StationRegistry } from "./core/stations/stations.ts";
 import { TelemetryPipeline } from "./core/telemetry/pipeline.ts";
 import { asDeviceId, type DeviceState } from "./core/types.ts";
 import { SqliteAlarmStore } from "./storage/alarm-store.ts";
@@ -37,6 +40,7 @@ import { openDatabase } from "./storage/db.ts";
 import { DeviceStore } from "./storage/device-store.ts";
 import { HistoryStore } from "./storage/history.ts";
 import { SqliteInterlockStore } from "./storage/interlock-store.ts";
+import { JobHistory } from "./storage/job-history.ts";
 import { EmbeddedLink, ExternalLink, type MqttLink } from "./transports/mqtt-link.ts";
 
 export const HUB_VERSION = "0.2.0";
@@ -61,6 +65,7 @@ export interface Hub {
   readonly interlocks: InterlockService;
   readonly alarms: AlarmBook;
   readonly audit: SqliteAuditLog;
+  readonly stations: StationRegistry;
   readonly commandRegistry: CommandRegistry;
   readonly auth: AuthService;
   readonly bus: Bus;
@@ -88,7 +93,7 @@ function startLink(config: Readonly<HubConfig>, logger: Logger, pipeline: Teleme
       site: config.site,
       host: config.broker.host,
       port: config.broker.port,
-      devices: new Map(config.devices.map((d) => [d.id, d.password])),
+      devices: new Map(config.devices.flatMap((d) => (d.kind === "mqtt" ? [[d.id, d.password] as const] : []))),
       observer: config.broker.observer,
       maxSubscriberBacklogB: config.broker.maxSubscriberBacklogB,
       keepaliveS: config.broker.keepaliveS,
@@ -130,9 +135,29 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
   const keeper = new ActuatorKeeper({ clock, registry, commands, logger: logger.child({ module: "keeper" }) });
   const presence = new HubPresence({ site: config.site, link, clock });
 
+  // Stations: printers (later robots), each a device in the registry too.
+  const stations = new StationRegistry({ bus });
+  const jobs = new JobHistory(db);
+  let interlocks: InterlockService | null = null;
+  const printers = buildPrinters(config, {
+    clock,
+    logger,
+    pipeline,
+    changed: (id) => stations.changed(id),
+    trip: (ruleId, detail) => interlocks?.trip(ruleId, detail),
+    note: (printer, action, reason) => audit.append({ at: clock.now(), actor: { name: "hub", role: "system" }, action, target: printer, result: "ok", reason }),
+    jobEnded: (j) => {
+      try {
+        jobs.add({ station: j.printer, program: j.name, actor: j.actor, startedAt: j.startedAt, endedAt: j.endedAt, state: j.state, reason: j.reason, progressPct: j.progressPct, elapsedS: j.elapsedS });
+      } catch (error) {
+        logger.error({ err: error }, "job history");
+      }
+    },
+  });
+  for (const station of printers.stations) stations.add(station);
+
   // Safety: interlocks, the emergency stop, alarms; trip actions through the one command path.
   const alarms = new AlarmBook({ clock, bus, store: new SqliteAlarmStore(db, { logger }) });
-  let interlocks: InterlockService | null = null;
   const enforcer = new SafeStateEnforcer({ clock, registry, commands, keeper, logger: logger.child({ module: "safe-state" }) }, (e) => interlocks?.escalate(e));
   interlocks = new InterlockService(
     {
@@ -147,11 +172,17 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
       publish: (topic, payload) => link.publish(topic, payload, { retain: true, qos: 1 }),
       site: config.site,
     },
-    config.interlocks,
+    [...config.interlocks, ...printers.rules],
     config.safety,
   );
   const safety = interlocks;
   keeper.usePermits(safety);
+  stations.usePermits(safety);
+  safety.useStations(stations);
+  // A reset printer trip reconnects the printer, which resets its firmware; it starts nothing.
+  bus.on("interlock:changed", "printers", (e) => {
+    if (e.to === "normal" && (e.from === "cleared" || e.from === "tripped")) printers.recoverFor(e.id).catch((error: unknown) => logger.error({ err: error }, "printer recovery"));
+  });
   const unsubscribeAlarms = bus.on("device:changed", "alarms", (e) => {
     // A device the hub knew going away is worth a technician's look; its interlocks act on their own.
     if (e.state === "offline" && e.previous !== "unknown") {
@@ -167,10 +198,17 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
   // API: one command registry for HTTP and socket.io; sessions; live stream.
   const auth = new AuthService({ clock, logger: logger.child({ module: "auth" }), users: config.users, sessions: config.sessions });
   const commandRegistry = new CommandRegistry({ clock, audit, logger: logger.child({ module: "commands" }) });
-  registerHubCommands(commandRegistry, { interlocks: safety, alarms, keeper, commands, registry });
+  registerHubCommands(commandRegistry, { interlocks: safety, alarms, keeper, commands, registry, stations });
 
   const live = new LiveStream({ clock, bus, registry }, { site: config.site, siteName: config.siteName, ...config.live });
-  live.useSafety({ interlocks: () => safety.list(), interlock: (id) => safety.view(id), openAlarms: () => alarms.list({ open: true }), alarm: (key) => alarms.get(key) });
+  live.useSafety({
+    interlocks: () => safety.list(),
+    interlock: (id) => safety.view(id),
+    openAlarms: () => alarms.list({ open: true }),
+    alarm: (key) => alarms.get(key),
+    stations: () => stations.list(),
+    station: (id) => (stations.ids().includes(id) ? stations.view(id) : undefined),
+  });
   const monitor = new HubMonitor(clock, {
     version: HUB_VERSION,
     pipeline,
@@ -201,6 +239,7 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
       (a) => registerCommandRoutes(a, { commands: commandRegistry, actorOf: auth.actorOf }),
       (a) => registerSafetyRoutes(a, { interlocks: safety, alarms, enforcer, actorOf: auth.actorOf }),
       (a) => registerAuditRoutes(a, { audit, actorOf: auth.actorOf }),
+      (a) => registerStationRoutes(a, { stations, jobs, audit, actorOf: auth.actorOf, catalogues: printers.catalogues }),
     ],
   });
   // socket.io takes its own path on fastify's server and hands every other request on.
@@ -217,8 +256,10 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
   monitor.start();
   keeper.start();
   for (const d of config.devices) {
+    if (d.kind !== "mqtt") continue;
     for (const [actuator, value] of Object.entries(d.hold)) keeper.holdWhenPermitted(asDeviceId(d.id), actuator, value);
   }
+  for (const p of printers.stations) p.connect();
 
   const sweep = clock.setInterval(() => registry.sweep(), SWEEP_MS);
   const saveDevices = () => {
@@ -250,6 +291,7 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
     interlocks: safety,
     alarms,
     audit,
+    stations,
     commandRegistry,
     auth,
     bus,
@@ -260,6 +302,7 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
       saver.cancel();
       unsubscribeAlarms();
       keeper.stop();
+      await stations.stopAll();
       safety.stop();
       enforcer.stop();
       auth.stop();

@@ -9,6 +9,7 @@ import type { AlarmBook } from "../core/alarms/alarms.ts";
 import { HubError } from "../core/errors.ts";
 import type { InterlockService } from "../core/interlock/service.ts";
 import type { Registry } from "../core/registry/registry.ts";
+import type { StationRegistry } from "../core/stations/stations.ts";
 import { asDeviceId } from "../core/types.ts";
 import type { CommandRegistry } from "./commands.ts";
 
@@ -22,9 +23,31 @@ export interface HubCommandDeps {
   keeper: ActuatorKeeper;
   commands: CommandService;
   registry: Registry;
+  stations: StationRegistry;
 }
 
+const stationId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,47}$/, "must be a station id");
+
 export function registerHubCommands(registry: CommandRegistry, deps: HubCommandDeps): void {
+  registry.register({
+    name: "station.start",
+    summary: "Starts an approved program (a demo print, a robot program) on a station, if every permissive holds; otherwise refused with the reasons.",
+    roles: STAFF,
+    params: z.object({ station: stationId, program: z.string().min(1).max(100) }).strict(),
+    target: (p) => p.station,
+    run: (p, { actor }) => deps.stations.start(p.station, p.program, actor),
+  });
+  for (const action of ["pause", "resume", "stop"] as const) {
+    registry.register({
+      name: `station.${action}`,
+      summary: action === "stop" ? "Stops what a station is doing (a print is cancelled: parked, heaters off)." : `${action === "pause" ? "Pauses" : "Resumes"} what a station is doing.`,
+      roles: STAFF,
+      params: z.object({ station: stationId }).strict(),
+      target: (p) => p.station,
+      run: (p, { actor }) => deps.stations.act(p.station, action, `${action} by ${actor.name}`, actor),
+    });
+  }
+
   registry.register({
     name: "estop.trigger",
     summary: "Emergency stop: every actuator and station to its safe state, latched until reset. Always allowed to staff.",

@@ -9,9 +9,10 @@
  */
 import type { Alarm } from "../core/alarms/alarms.ts";
 import type { InterlockView } from "../core/interlock/service.ts";
+import type { StationView } from "../core/stations/stations.ts";
 import type { ChannelQuality, DeviceKind, DeviceState, Provenance } from "../core/types.ts";
 
-export type { Alarm, InterlockView };
+export type { Alarm, InterlockView, StationView };
 
 export const LIVE_EVENTS = { snapshot: "snapshot", frame: "frame", hubHealth: "hub" } as const;
 
@@ -50,6 +51,8 @@ export interface LiveSnapshot {
   interlocks: InterlockView[];
   /** Alarms that need attention: active or not yet acknowledged. */
   alarms: Alarm[];
+  /** Demo stations (printers, robots): state, program, progress, whether they may start. */
+  stations: StationView[];
 }
 
 export interface LiveValue {
@@ -84,4 +87,6 @@ export interface LiveFrame {
   interlocks: InterlockView[];
   /** Alarms that changed (raised, cleared, acknowledged), in full. */
   alarms: Alarm[];
+  /** Stations that changed, in full (at most one frame's worth of progress updates). */
+  stations: StationView[];
 }

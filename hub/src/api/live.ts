@@ -9,7 +9,7 @@ import type { Bus } from "../core/bus.ts";
 import type { Clock, Timer } from "../core/clock.ts";
 import type { Registry } from "../core/registry/registry.ts";
 import type { ChannelQuality, DeviceId, Provenance } from "../core/types.ts";
-import { type Alarm, type InterlockView, LIVE_EVENTS, type LiveDevice, type LiveDeviceChange, type LiveFrame, type LiveSnapshot, type LiveValue } from "./live-protocol.ts";
+import { type Alarm, type InterlockView, LIVE_EVENTS, type StationView, type LiveDevice, type LiveDeviceChange, type LiveFrame, type LiveSnapshot, type LiveValue } from "./live-protocol.ts";
 
 const IN_STEP = "live";
 const BEHIND = "behind";
@@ -20,9 +20,11 @@ export interface SafetySource {
   interlock(id: string): InterlockView | undefined;
   openAlarms(): Alarm[];
   alarm(key: string): Alarm | undefined;
+  stations(): StationView[];
+  station(id: string): StationView | undefined;
 }
 
-const noSafety: SafetySource = { interlocks: () => [], interlock: () => undefined, openAlarms: () => [], alarm: () => undefined };
+const noSafety: SafetySource = { interlocks: () => [], interlock: () => undefined, openAlarms: () => [], alarm: () => undefined, stations: () => [], station: () => undefined };
 
 export interface LiveOptions {
   site: string;
@@ -46,6 +48,7 @@ export class LiveStream {
   private readonly dirtyDevices = new Set<DeviceId>();
   private readonly dirtyInterlocks = new Set<string>();
   private readonly dirtyAlarms = new Set<string>();
+  private readonly dirtyStations = new Set<string>();
   private safety: SafetySource = noSafety;
   private readonly unsubscribe: Array<() => void> = [];
   /** Frames emitted to each socket since its transport last drained: its backlog. */
@@ -100,6 +103,9 @@ export class LiveStream {
       bus.on("alarm:changed", "live", (a) => {
         this.dirtyAlarms.add(a.key);
       }),
+      bus.on("station:changed", "live", (e) => {
+        this.dirtyStations.add(e.id);
+      }),
     );
     this.timer = this.ctx.clock.setInterval(() => this.tick(), Math.round(1000 / this.options.maxFramesPerS));
   }
@@ -141,7 +147,7 @@ export class LiveStream {
         ]),
       ),
     }));
-    return { t, site: this.options.site, siteName: this.options.siteName, devices, interlocks: this.safety.interlocks(), alarms: this.safety.openAlarms() };
+    return { t, site: this.options.site, siteName: this.options.siteName, devices, interlocks: this.safety.interlocks(), alarms: this.safety.openAlarms(), stations: this.safety.stations() };
   }
 
   private sendSnapshot(socket: Socket): void {
@@ -151,7 +157,7 @@ export class LiveStream {
 
   /** Builds the frame of what changed since the last tick, or null if nothing did. */
   private buildFrame(): LiveFrame | null {
-    if (this.dirtyValues.size === 0 && this.dirtyDevices.size === 0 && this.dirtyInterlocks.size === 0 && this.dirtyAlarms.size === 0) return null;
+    if (this.dirtyValues.size === 0 && this.dirtyDevices.size === 0 && this.dirtyInterlocks.size === 0 && this.dirtyAlarms.size === 0 && this.dirtyStations.size === 0) return null;
     const t = this.ctx.clock.now();
     const values: LiveValue[] = [];
     for (const [deviceId, channels] of this.dirtyValues) {
@@ -174,8 +180,9 @@ export class LiveStream {
     }
     const interlocks = [...this.dirtyInterlocks].map((id) => this.safety.interlock(id)).filter((v): v is InterlockView => v !== undefined);
     const alarms = [...this.dirtyAlarms].map((key) => this.safety.alarm(key)).filter((a): a is Alarm => a !== undefined);
+    const stations = [...this.dirtyStations].map((id) => this.safety.station(id)).filter((v): v is StationView => v !== undefined);
     this.clearDirty();
-    return { t, n: ++this.frameNo, values, devices, interlocks, alarms };
+    return { t, n: ++this.frameNo, values, devices, interlocks, alarms, stations };
   }
 
   private clearDirty(): void {
@@ -183,6 +190,7 @@ export class LiveStream {
     this.dirtyDevices.clear();
     this.dirtyInterlocks.clear();
     this.dirtyAlarms.clear();
+    this.dirtyStations.clear();
   }
 
   private tick(): void {

@@ -57,6 +57,8 @@ export const TripAction = z.discriminatedUnion("type", [
   z.object({ type: z.literal("safe"), actuator: ActuatorRef }).strict(),
   // The emergency stop: every actuator of every device to safe, latched until reset.
   z.object({ type: z.literal("estop") }).strict(),
+  // A station (printer, robot) to pause, stop, or stop at once (M112, the cell's stop).
+  z.object({ type: z.literal("station"), station: z.string().regex(/^[a-z0-9][a-z0-9-]{0,47}$/), command: z.enum(["pause", "stop", "estop"]) }).strict(),
 ]);
 export type TripAction = z.infer<typeof TripAction>;
 

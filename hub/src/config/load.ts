@@ -68,6 +68,7 @@ export function parseConfig(raw: unknown, source = "(inline)", env: NodeJS.Proce
       if (secret !== undefined && (DEMO_PASSWORDS.has(secret) || secret === "1234" || secret === "technician")) warnings.push(`users.${i}: a demo secret is left in a config not marked demo: true`);
     });
     config.devices.forEach((d, i) => {
+      if (d.kind !== "mqtt") return;
       check(`devices.${i}.password`, d.password);
       if (d.password === d.id) warnings.push(`devices.${i}.password: equals the device id`);
     });

@@ -94,7 +94,29 @@ const MqttDevice = z
   })
   .strict();
 
-export const DeviceConfig = z.discriminatedUnion("kind", [MqttDevice]);
+const PrinterDevice = z
+  .object({
+    kind: z.literal("printer"),
+    id: deviceId,
+    name: z.string().min(1).max(80),
+    /**
+     * Where the printer is: `serial:///dev/ttyACM0?baud=115200`, `serial://?vid=2c99&pid=0002&serial=…`,
+     * `tcp://host:port`; `sim://` for the demo's simulated printer (the demo runner fills it in).
+     */
+    url: z.string().min(1).max(300),
+    simulated: z.boolean().default(false),
+    /** An MQTT contact for the enclosure door (`<device>.<channel>`, 1 = open): open = no start, pause if printing. */
+    door: z.string().regex(/^[a-z0-9][a-z0-9-]{0,47}\.[a-zA-Z][a-zA-Z0-9]{0,47}$/, 'must be "<device>.<channel>"').optional(),
+    /** Folder of approved demo models (`.gcode`), relative to the working directory. */
+    catalogue: z.string().default("printers/catalogue"),
+    /** Heaters on without a job for this long are switched off. */
+    idleHeaterTimeoutS: z.number().int().min(10).max(24 * 3600).default(600),
+    /** Who may reset a printer's latched trips (firmware halt, thermal watchdog). */
+    resetRoles: z.array(z.enum(["instructor", "technician"])).min(1).default(["technician"]),
+  })
+  .strict();
+
+export const DeviceConfig = z.discriminatedUnion("kind", [MqttDevice, PrinterDevice]);
 export type DeviceConfig = z.infer<typeof DeviceConfig>;
 
 const TinyHouseSimConfig = z
@@ -165,13 +187,16 @@ export const HubConfig = z
       // Every device an interlock or e-stop button names must be declared (a typo would be a rule that can never be satisfied).
       const known = new Set(devices.map(idOf).filter((d): d is string => d !== undefined));
       const refs = (value: unknown, path: Array<string | number>): void => {
-        if (typeof value === "string" && /^[a-z0-9][a-z0-9-]*\.[a-zA-Z]/.test(value) && (path.at(-1) === "input" || path.at(-1) === "actuator" || path.at(-2) === "forbids" || path.at(-2) === "estopButtons")) {
+        if (typeof value === "string" && /^[a-z0-9][a-z0-9-]*\.[a-zA-Z]/.test(value) && (path.at(-1) === "input" || path.at(-1) === "actuator" || path.at(-1) === "door" || path.at(-2) === "forbids" || path.at(-2) === "estopButtons")) {
           const device = value.split(".")[0] ?? "";
           if (!known.has(device)) ctx.addIssue({ code: "custom", path, message: `"${value}" names device "${device}", which is not declared under devices` });
         } else if (Array.isArray(value)) value.forEach((v, i) => refs(v, [...path, i]));
         else if (typeof value === "object" && value !== null) for (const [k, v] of Object.entries(value)) refs(v, [...path, k]);
       };
       refs(c.interlocks, ["interlocks"]);
+      devices.forEach((d, i) => {
+        if (typeof d === "object" && d !== null && "door" in d) refs(d.door, ["devices", i, "door"]);
+      });
       refs(c.safety, ["safety"]);
       const broker: Record<string, unknown> = typeof c.broker === "object" && c.broker !== null ? c.broker : {};
       const accounts = [broker.observer, broker.hub].map((a) => (typeof a === "object" && a !== null && "username" in a && typeof a.username === "string" ? a.username : undefined));

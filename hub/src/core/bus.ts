@@ -16,6 +16,7 @@ export interface HubEvents {
   "intake:shed": { dropped: number; windowMs: number; at: number };
   "alarm:changed": Alarm;
   "interlock:changed": { id: string; from: string; to: string; at: number };
+  "station:changed": { id: string };
 }
 
 export type HubEventName = keyof HubEvents;

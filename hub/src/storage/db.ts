@@ -124,6 +124,26 @@ export const MIGRATIONS: readonly Migration[] = [
         CREATE TABLE interlock_state (id TEXT PRIMARY KEY, json TEXT NOT NULL, updated_at INTEGER NOT NULL);
       `),
   },
+  {
+    version: 6,
+    name: "station job history",
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE station_jobs (
+          id INTEGER PRIMARY KEY AUTOINCREMENT,
+          station TEXT NOT NULL,
+          program TEXT NOT NULL,
+          actor TEXT NOT NULL,
+          started_at INTEGER NOT NULL,
+          ended_at INTEGER,
+          state TEXT NOT NULL,
+          reason TEXT,
+          progress_pct REAL NOT NULL,
+          elapsed_s INTEGER NOT NULL
+        );
+        CREATE INDEX station_jobs_station_started ON station_jobs (station, started_at);
+      `),
+  },
 ];
 
 /**

@@ -4,7 +4,7 @@
  * log, publishes `_hub/interlock/<id>` and keeps latched trips across restarts. It is also the
  * permissive check every start passes through, and owns the emergency stop (a built-in rule).
  */
-import type { InterlockRule, SafetyConfig } from "../../config/interlocks.ts";
+import type { SafetyConfig } from "../../config/interlocks.ts";
 import type { Permits, PermitResult } from "../actuators/keeper.ts";
 import type { AlarmBook } from "../alarms/alarms.ts";
 import type { AuditLog } from "../audit.ts";
@@ -49,6 +49,12 @@ export interface InterlockView {
   inputs: string[];
 }
 
+/** What interlocks may do to stations (printers, robots). */
+export interface StationControl {
+  act(id: string, action: "pause" | "stop" | "estop", reason: string, actor: Actor): Promise<unknown>;
+  emergencyStopAll(reason: string, actor: Actor): Promise<void>;
+}
+
 export interface InterlockContext {
   clock: Clock;
   bus: Bus;
@@ -85,14 +91,20 @@ export class InterlockService implements Permits {
   private timer: Timer | null = null;
   private readonly inputs: Set<string>;
   private readonly unsubscribe: Array<() => void> = [];
+  private stations: StationControl | null = null;
 
   constructor(
     private readonly ctx: InterlockContext,
-    rules: readonly InterlockRule[],
+    rules: readonly EngineRule[],
     safety: SafetyConfig,
   ) {
     this.engine = new InterlockEngine([estopRule(safety), ...rules], ctx.clock.now());
     this.inputs = this.engine.allInputs();
+  }
+
+  /** Lets trip actions and the emergency stop reach the stations. */
+  useStations(stations: StationControl): void {
+    this.stations = stations;
   }
 
   start(): void {
@@ -158,6 +170,16 @@ export class InterlockService implements Permits {
     const view = this.view(ESTOP_ID);
     if (view === undefined) throw new HubError("NOT_FOUND", "no emergency stop");
     return view;
+  }
+
+  /** A trip reported from outside the inputs (a printer's firmware halted, its thermal watchdog fired). */
+  trip(id: string, detail: Text): void {
+    if (this.engine.rule(id) === undefined) {
+      this.ctx.logger.error({ interlock: id }, "trip for an unknown interlock");
+      return;
+    }
+    this.engine.forceTrip(id, { kind: "manual", detail });
+    this.evaluate();
   }
 
   /** Throws HubError (with the reason in both languages) if refused. Never restarts anything. */
@@ -247,10 +269,18 @@ export class InterlockService implements Permits {
   }
 
   private runActions(rule: EngineRule): void {
-    const { enforcer } = this.ctx;
+    const { enforcer, logger } = this.ctx;
+    const stations = this.stations;
+    const why = `${rule.reason.en} (interlock ${rule.id})`;
+    const failed = (what: string) => (error: unknown) => logger.error({ err: error, interlock: rule.id }, `${what} failed`);
     for (const action of rule.actions) {
       if (action.type === "estop") {
         enforcer.ensureAllSafe(rule.id);
+        stations?.emergencyStopAll(why, HUB).catch(failed("emergency stop of the stations"));
+        continue;
+      }
+      if (action.type === "station") {
+        stations?.act(action.station, action.command, why, HUB).catch(failed(`${action.command} of ${action.station}`));
         continue;
       }
       const [device, actuator] = action.actuator.split(".") as [string, string];

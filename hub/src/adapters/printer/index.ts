@@ -1,0 +1,79 @@
+/**
+ * Builds the printer stations a config declares: link, Marlin driver, station, and the
+ * interlocks every printer gets. Wiring only.
+ */
+import path from "node:path";
+import type { HubConfig } from "../../config/schema.ts";
+import type { Clock } from "../../core/clock.ts";
+import { HubError } from "../../core/errors.ts";
+import type { EngineRule } from "../../core/interlock/engine.ts";
+import type { Logger } from "../../core/logger.ts";
+import type { TelemetryPipeline } from "../../core/telemetry/pipeline.ts";
+import type { Text } from "../../core/types.ts";
+import { createByteLink, parseLinkUrl } from "../../transports/byte-link.ts";
+import { SupervisedLink } from "../../transports/supervised-link.ts";
+import type { JobProgress } from "./job.ts";
+import { MarlinDriver } from "./marlin-driver.ts";
+import { firmwareRuleId, printerRules, thermalRuleId } from "./rules.ts";
+import { PrinterStation } from "./station.ts";
+
+export type PrinterDeviceConfig = Extract<HubConfig["devices"][number], { kind: "printer" }>;
+
+export interface PrinterWiring {
+  clock: Clock;
+  logger: Logger;
+  pipeline: TelemetryPipeline;
+  changed: (id: string) => void;
+  trip: (ruleId: string, detail: Text) => void;
+  note: (printer: string, action: string, reason: string) => void;
+  jobEnded: (job: JobProgress & { printer: string; actor: string }) => void;
+}
+
+export interface Printers {
+  stations: PrinterStation[];
+  rules: EngineRule[];
+  catalogues: Map<string, string>;
+  /** Called when one of a printer's latched trips has been reset: reconnect (reset) the printer. */
+  recoverFor(ruleId: string): Promise<void>;
+}
+
+export function printerConfigs(config: Readonly<HubConfig>): PrinterDeviceConfig[] {
+  return config.devices.filter((d): d is PrinterDeviceConfig => d.kind === "printer");
+}
+
+export function buildPrinters(config: Readonly<HubConfig>, w: PrinterWiring): Printers {
+  const stations: PrinterStation[] = [];
+  const rules: EngineRule[] = [];
+  const catalogues = new Map<string, string>();
+  for (const p of printerConfigs(config)) {
+    if (p.url.startsWith("sim:")) {
+      throw new HubError("CONFIG_INVALID", `devices: printer "${p.id}" has url "${p.url}": sim:// is filled in by the demo runner (npm start), not usable by the hub itself`);
+    }
+    const logger = w.logger.child({ printer: p.id });
+    const link = new SupervisedLink(createByteLink(parseLinkUrl(p.url)), { clock: w.clock, logger });
+    const driver = new MarlinDriver(link, { clock: w.clock, logger });
+    const catalogueDir = path.resolve(p.catalogue);
+    catalogues.set(p.id, catalogueDir);
+    stations.push(
+      new PrinterStation({ id: p.id, name: p.name, simulated: p.simulated, catalogueDir, idleHeaterTimeoutS: p.idleHeaterTimeoutS }, driver, {
+        clock: w.clock,
+        logger,
+        pipeline: w.pipeline,
+        changed: () => w.changed(p.id),
+        fault: (kind, detail) => w.trip(kind === "firmware" ? firmwareRuleId(p.id) : thermalRuleId(p.id), detail),
+        note: (action, reason) => w.note(p.id, action, reason),
+        jobEnded: w.jobEnded,
+      }),
+    );
+    rules.push(...printerRules({ id: p.id, name: p.name, door: p.door, resetRoles: p.resetRoles }));
+  }
+  return {
+    stations,
+    rules,
+    catalogues,
+    async recoverFor(ruleId) {
+      const station = stations.find((s) => ruleId === firmwareRuleId(s.id) || ruleId === thermalRuleId(s.id));
+      await station?.recover();
+    },
+  };
+}

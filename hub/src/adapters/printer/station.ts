@@ -1,0 +1,310 @@
+/**
+ * A 3D-printer station: a Marlin printer on a byte link, its jobs from an approved catalogue, and
+ * its place in the one device registry (kind `printer`: temperatures, progress and link health
+ * flow through the telemetry pipeline like any device's). The hub-side thermal watchdog and the
+ * idle-heater timeout live here; what they decide goes to the interlocks through `faults`.
+ */
+import { readFileSync, readdirSync } from "node:fs";
+import path from "node:path";
+import type { MetaMessage } from "../../../../firmware-bridge/contract/messages.ts";
+import type { Clock, Timer } from "../../core/clock.ts";
+import { HubError } from "../../core/errors.ts";
+import type { Logger } from "../../core/logger.ts";
+import { BED_LIMITS, HOTEND_LIMITS, HeaterWatch, type ThermalVerdict } from "../../core/printers/thermal-watchdog.ts";
+import type { Station, StationAction, StationView } from "../../core/stations/stations.ts";
+import type { TelemetryPipeline } from "../../core/telemetry/pipeline.ts";
+import type { Actor, DeviceId, Text } from "../../core/types.ts";
+import type { HaltKind, TemperatureReport } from "./gcode.ts";
+import { type JobProgress, PrintJob, analyseGcode } from "./job.ts";
+import type { MarlinDriver } from "./marlin-driver.ts";
+
+export interface PrinterConfig {
+  id: string;
+  name: string;
+  simulated: boolean;
+  /** Folder of approved `.gcode` demo models. */
+  catalogueDir: string;
+  /** Heaters on with no job for this long are switched off (OctoPrint's HeaterTimeout plugin idea). */
+  idleHeaterTimeoutS: number;
+}
+
+export interface PrinterPorts {
+  clock: Clock;
+  logger: Logger;
+  pipeline: TelemetryPipeline;
+  /** The station changed (state, progress, temperatures): screens should know. */
+  changed: () => void;
+  /** A latched printer trip: the firmware halted, or the hub's thermal watchdog fired. */
+  fault: (kind: "firmware" | "thermal", detail: Text) => void;
+  /** Something worth recording that no person asked for (heaters switched off when idle). */
+  note: (action: string, reason: string) => void;
+  /** A finished, cancelled or failed job, for the job history. */
+  jobEnded: (job: JobProgress & { printer: string; actor: string }) => void;
+}
+
+const HALT_TEXT: Record<HaltKind, Text> = {
+  "thermal-runaway": { nl: "thermische runaway", en: "thermal runaway" },
+  "heating-failed": { nl: "verwarmen mislukt", en: "heating failed" },
+  mintemp: { nl: "temperatuursensor open (MINTEMP)", en: "temperature sensor open (MINTEMP)" },
+  maxtemp: { nl: "temperatuursensor kortgesloten of te heet (MAXTEMP)", en: "temperature sensor shorted or too hot (MAXTEMP)" },
+  killed: { nl: "firmware gestopt (kill)", en: "firmware stopped (kill)" },
+  fatal: { nl: "fatale firmwarefout", en: "fatal firmware error" },
+};
+
+export class PrinterStation implements Station {
+  readonly kind = "printer" as const;
+  private job: PrintJob | null = null;
+  private jobActor = "";
+  private temps: TemperatureReport | null = null;
+  private seq = 0;
+  private idleSince: number | null = null;
+  private readonly hotend = new HeaterWatch("hotend", HOTEND_LIMITS);
+  private readonly bed = new HeaterWatch("bed", BED_LIMITS);
+  private timer: Timer | null = null;
+  private lastFault: Text | null = null;
+  private lastMessage: string | null = null;
+
+  constructor(
+    private readonly config: PrinterConfig,
+    private readonly driver: MarlinDriver,
+    private readonly ports: PrinterPorts,
+  ) {
+    driver.on("state", (state, reason) => this.onDriverState(state, reason));
+    driver.on("temperature", (report) => this.onTemperature(report));
+    driver.on("firmware", () => this.describe());
+    driver.on("halt", (kind, message) => this.onHalt(kind, message));
+    driver.on("reset", () => this.job?.abort("the printer restarted by itself (External reset?): the job is lost"));
+    driver.on("message", (text, level) => {
+      if (level === "error") this.lastMessage = text;
+    });
+  }
+
+  get id(): string {
+    return this.config.id;
+  }
+
+  /** Opens the link and keeps it open; the station starts nothing by itself. */
+  connect(): void {
+    this.driver.start();
+    this.timer = this.ports.clock.setInterval(() => this.tick(), 1000);
+  }
+
+  async stop(): Promise<void> {
+    this.timer?.cancel();
+    this.timer = null;
+    this.job?.abort("hub stopping");
+    await this.driver.stop();
+  }
+
+  catalogue(): string[] {
+    try {
+      return readdirSync(this.config.catalogueDir)
+        .filter((f) => f.endsWith(".gcode"))
+        .map((f) => f.slice(0, -".gcode".length))
+        .sort();
+    } catch {
+      return [];
+    }
+  }
+
+  async start(program: string, actor: Actor): Promise<void> {
+    if (this.driver.state !== "operational") throw HubError.because("DEVICE_OFFLINE", { nl: `${this.config.name} is niet klaar (${this.driver.state})`, en: `${this.config.name} is not ready (${this.driver.state})` });
+    if (this.job !== null && !["done", "cancelled", "failed"].includes(this.job.state)) {
+      throw HubError.because("REQUEST_INVALID", { nl: `${this.config.name} print al ${this.job.name}`, en: `${this.config.name} is already printing ${this.job.name}` });
+    }
+    const analysis = analyseGcode(readFileSync(path.join(this.config.catalogueDir, `${program}.gcode`), "utf8"));
+    // OctoPrint-FirmwareCheck: firmware without thermal protection is a fire risk; do not heat it.
+    if ((analysis.maxHotendC > 0 || analysis.maxBedC > 0) && this.driver.capability("THERMAL_PROTECTION") !== true) {
+      throw HubError.because("INTERLOCK_TRIPPED", {
+        nl: `${this.config.name} meldt geen thermische beveiliging (M115): verwarmen geweigerd`,
+        en: `${this.config.name} reports no thermal protection (M115): heating refused`,
+      });
+    }
+    const job = new PrintJob(program, analysis, this.driver, this.ports.clock);
+    this.job = job;
+    this.jobActor = actor.name;
+    this.idleSince = null;
+    job.whenEnded((p) => {
+      this.ports.jobEnded({ ...p, printer: this.config.id, actor: this.jobActor });
+      this.ports.changed();
+    });
+    void job.run();
+  }
+
+  async act(action: StationAction, reason: string, _actor: Actor): Promise<void> {
+    switch (action) {
+      case "estop":
+        this.job?.abort(`emergency stop: ${reason}`);
+        if (this.driver.state === "operational" || this.driver.state === "connecting") await this.driver.emergencyStop(reason);
+        return;
+      case "pause":
+        // Pausing nothing is fine (a door opened while idle).
+        if (this.job?.state === "running") await this.job.pause();
+        return;
+      case "resume":
+        if (this.job?.state !== "paused") throw new HubError("REQUEST_INVALID", `${this.config.name} has no paused job`);
+        await this.job.resume();
+        return;
+      case "stop":
+        if (this.job !== null && ["running", "paused", "pausing", "resuming"].includes(this.job.state)) await this.job.cancel(reason);
+        return;
+    }
+  }
+
+  /** After a latched trip is reset: reconnect, which resets the firmware; it starts nothing. */
+  async recover(): Promise<void> {
+    this.lastFault = null;
+    this.hotend.reset();
+    this.bed.reset();
+    if (this.driver.state === "halted") await this.driver.reconnect();
+  }
+
+  view(): Omit<StationView, "startable"> {
+    const p = this.job?.progress() ?? null;
+    const running = p !== null && ["running", "pausing", "resuming"].includes(p.state);
+    const paused = p?.state === "paused";
+    const d = this.driver.state;
+    const state: StationView["state"] =
+      d === "disconnected" ? "offline" : d === "connecting" ? "connecting" : d === "halted" ? "faulted" : running ? "running" : paused ? "paused" : p?.state === "cancelling" ? "stopping" : "idle";
+    return {
+      id: this.config.id,
+      kind: "printer",
+      name: this.config.name,
+      simulated: this.config.simulated,
+      state,
+      stateReason: this.reason(state, p),
+      program: p !== null && !["done", "cancelled", "failed"].includes(p.state) ? p.name : null,
+      progress: p === null ? null : { pct: p.progressPct, elapsedS: p.elapsedS, timeLeftS: p.timeLeftS, layer: p.layer, layers: p.layers },
+      catalogue: this.catalogue(),
+      details: {
+        hotend: this.temps?.hotend ?? null,
+        bed: this.temps?.bed ?? null,
+        firmware: this.driver.firmware.FIRMWARE_NAME ?? null,
+        thermalProtection: this.driver.capability("THERMAL_PROTECTION") ?? null,
+        link: { ...this.driver.stats, resendRatio: this.driver.stats.linesSent > 0 ? this.driver.stats.resends / this.driver.stats.linesSent : 0 },
+        lastJob: p,
+        lastError: this.lastMessage,
+      },
+    };
+  }
+
+  private reason(state: StationView["state"], p: JobProgress | null): Text {
+    switch (state) {
+      case "offline":
+        return { nl: "geen verbinding met de printer", en: "no connection to the printer" };
+      case "connecting":
+        return { nl: "verbinden met de printer", en: "connecting to the printer" };
+      case "faulted":
+        return this.lastFault ?? { nl: "printer gestopt", en: "printer halted" };
+      case "running":
+        return { nl: `print ${p?.name ?? ""}`, en: `printing ${p?.name ?? ""}` };
+      case "paused":
+        return { nl: `${p?.name ?? ""} gepauzeerd`, en: `${p?.name ?? ""} paused` };
+      case "stopping":
+        return { nl: "stoppen", en: "stopping" };
+      default:
+        return p?.reason !== null && p?.reason !== undefined ? { nl: `klaar; laatste taak: ${p.reason}`, en: `idle; last job: ${p.reason}` } : { nl: "klaar voor een demo", en: "ready for a demo" };
+    }
+  }
+
+  private onDriverState(state: string, reason: string): void {
+    const id = this.config.id;
+    if (state === "disconnected") {
+      this.job?.abort(`the printer went away (${reason}): the job is stopped`);
+      this.ports.pipeline.ingestRaw(id, "status", "offline");
+    } else if (state === "operational") {
+      this.ports.pipeline.ingestRaw(id, "status", "online");
+    }
+    this.health();
+    this.ports.changed();
+  }
+
+  /** The printer's meta, once M115 has said what it is. */
+  private describe(): void {
+    const info = this.driver.firmware;
+    const period = 2000;
+    const ch = (unit: string, min: number, max: number, label: string) => ({ unit, min, max, periodMs: period, label });
+    const meta: MetaMessage = {
+      contract: "1.0",
+      model: (info.MACHINE_TYPE ?? "Marlin printer").slice(0, 64),
+      firmware: (info.FIRMWARE_NAME ?? "unknown").slice(0, 32),
+      boot: this.driver.stats.connects,
+      simulated: this.config.simulated,
+      channels: {
+        hotendTempC: ch("°C", -20, 400, "Temperatuur spuitmond"),
+        hotendTargetC: ch("°C", 0, 400, "Doel spuitmond"),
+        bedTempC: ch("°C", -20, 200, "Temperatuur printbed"),
+        bedTargetC: ch("°C", 0, 200, "Doel printbed"),
+        progressPct: ch("%", 0, 100, "Voortgang"),
+      },
+      actuators: {},
+    };
+    this.ports.pipeline.ingest(this.config.id as DeviceId, "meta", meta);
+    this.health();
+    this.ports.changed();
+  }
+
+  private onTemperature(report: TemperatureReport): void {
+    this.temps = { ...this.temps, ...report, hotend: report.hotend ?? this.temps?.hotend ?? null, bed: report.bed ?? this.temps?.bed ?? null };
+    const now = this.ports.clock.now();
+    const verdicts: Array<ThermalVerdict | null> = [];
+    if (report.hotend !== null) verdicts.push(this.hotend.sample(now, report.hotend.actual, report.hotend.target ?? 0));
+    if (report.bed !== null) verdicts.push(this.bed.sample(now, report.bed.actual, report.bed.target ?? 0));
+    const t = this.temps;
+    const readings: Record<string, number> = { progressPct: this.job?.progress().progressPct ?? 0 };
+    if (t.hotend !== null) Object.assign(readings, { hotendTempC: t.hotend.actual, hotendTargetC: t.hotend.target ?? 0 });
+    if (t.bed !== null) Object.assign(readings, { bedTempC: t.bed.actual, bedTargetC: t.bed.target ?? 0 });
+    this.ports.pipeline.ingest(this.config.id as DeviceId, "tele", { ts: now, seq: this.seq++, readings });
+    const bad = verdicts.find((v): v is ThermalVerdict => v !== null);
+    if (bad !== undefined) this.thermalTrip(bad);
+    this.ports.changed();
+  }
+
+  private onHalt(kind: HaltKind, message: string): void {
+    this.job?.abort(`the printer halted: ${message}`);
+    const what = HALT_TEXT[kind];
+    this.lastFault = { nl: `${this.config.name} gestopt door de firmware: ${what.nl}`, en: `${this.config.name} halted by its firmware: ${what.en}` };
+    this.health();
+    this.ports.fault("firmware", { nl: `${what.nl} (${message})`, en: `${what.en} (${message})` });
+    this.ports.changed();
+  }
+
+  private thermalTrip(v: ThermalVerdict): void {
+    this.lastFault = { nl: `hub-thermobewaking: ${v.reason.nl}`, en: `hub thermal watchdog: ${v.reason.en}` };
+    this.job?.abort(`hub thermal watchdog: ${v.reason.en}`);
+    this.driver.emergencyStop(`hub thermal watchdog: ${v.reason.en}`).catch((error: unknown) => this.ports.logger.error({ err: error }, "M112 failed"));
+    this.ports.fault("thermal", v.reason);
+  }
+
+  private tick(): void {
+    const now = this.ports.clock.now();
+    for (const w of [this.hotend, this.bed]) {
+      const v = this.driver.state === "operational" ? w.check(now) : null;
+      if (v !== null) this.thermalTrip(v);
+    }
+    // Heaters on with no job: off after the idle timeout (a bed "heating all night because someone preheated").
+    const printing = this.job !== null && ["running", "paused", "pausing", "resuming", "cancelling"].includes(this.job.state);
+    const heating = this.hotend.on || this.bed.on;
+    if (!heating || printing || this.driver.state !== "operational") {
+      this.idleSince = null;
+      return;
+    }
+    this.idleSince ??= now;
+    if (now - this.idleSince >= this.config.idleHeaterTimeoutS * 1000) {
+      this.idleSince = null;
+      this.driver.send("M104 S0").catch(() => {});
+      this.driver.send("M140 S0").catch(() => {});
+      this.ports.note("printer.heatersOff", `heaters on without a job for ${this.config.idleHeaterTimeoutS} s: switched off`);
+    }
+  }
+
+  private health(): void {
+    // Only a printer that is talking has a health of its own; otherwise its status says it all.
+    if (this.driver.state !== "operational" && this.driver.state !== "halted") return;
+    const s = this.driver.stats;
+    const ratio = s.linesSent > 100 ? s.resends / s.linesSent : 0;
+    const state = this.driver.state === "halted" ? "fault" : ratio > 0.1 ? "degraded" : "ok";
+    const detail = state === "fault" ? (this.lastFault?.en ?? "halted") : state === "degraded" ? `unreliable link: ${Math.round(ratio * 100)} % of lines resent` : undefined;
+    this.ports.pipeline.ingest(this.config.id as DeviceId, "health", { state, uptimeS: 0, boot: s.connects, ...(detail !== undefined ? { detail: detail.slice(0, 200) } : {}) });
+  }
+}
