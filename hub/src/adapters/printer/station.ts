@@ -107,7 +107,7 @@ export class PrinterStation implements Station {
     }
   }
 
-  async start(program: string, actor: Actor): Promise<void> {
+  start(program: string, actor: Actor): Promise<void> {
     if (this.driver.state !== "operational") throw HubError.because("DEVICE_OFFLINE", { nl: `${this.config.name} is niet klaar (${this.driver.state})`, en: `${this.config.name} is not ready (${this.driver.state})` });
     if (this.job !== null && !["done", "cancelled", "failed"].includes(this.job.state)) {
       throw HubError.because("REQUEST_INVALID", { nl: `${this.config.name} print al ${this.job.name}`, en: `${this.config.name} is already printing ${this.job.name}` });
@@ -129,6 +129,7 @@ export class PrinterStation implements Station {
       this.ports.changed();
     });
     void job.run();
+    return Promise.resolve();
   }
 
   async act(action: StationAction, reason: string, _actor: Actor): Promise<void> {
