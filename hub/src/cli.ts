@@ -43,6 +43,7 @@ async function start(file: string): Promise<void> {
 TEC Hub ${config.siteName} (${source})
   Dashboard   http://${host}:${hub.httpPort}
   REST API    http://${host}:${hub.httpPort}/api/devices   (OpenAPI: /api/openapi.json, metrics: /metrics)
+  OPC UA      ${hub.opcuaUrl ?? "off"}   (read-only: readings, device health, interlocks)
   MQTT        ${hub.mqttPort !== null ? `mqtt://${host}:${hub.mqttPort} (embedded broker)` : (config.broker.url ?? "")}${config.broker.observer !== null ? `\n  Watch it    mosquitto_sub -h localhost -p ${hub.mqttPort ?? 1883} -u ${config.broker.observer.username} -P ${config.broker.observer.password} -t 'tec/#' -v` : ""}
   Simulators  ${sims !== null ? `Tiny House and e-stop button (${sims.devices().size} devices, ${th.speed}x speed)` : "off"}${config.users.length > 0 ? `\n  Logins      ${config.users.map((u) => `${u.name} (${u.role})`).join(", ")}` : ""}
 Press Ctrl-C to stop.

@@ -15,6 +15,7 @@ import { attachLiveCommands } from "./api/live-commands.ts";
 import { LiveStream } from "./api/live.ts";
 import { createMetrics } from "./api/metrics.ts";
 import { HubMonitor } from "./api/monitor.ts";
+import { HubOpcuaServer } from "./api/opcua-server.ts";
 import { registerAuditRoutes } from "./api/routes/audit.ts";
 import { registerCommandRoutes } from "./api/routes/commands.ts";
 import { registerSafetyRoutes } from "./api/routes/safety.ts";
@@ -66,6 +67,8 @@ export interface Hub {
   readonly alarms: AlarmBook;
   readonly audit: SqliteAuditLog;
   readonly stations: StationRegistry;
+  /** The hub's OPC UA endpoint, or null when disabled. */
+  readonly opcuaUrl: string | null;
   readonly commandRegistry: CommandRegistry;
   readonly auth: AuthService;
   readonly bus: Bus;
@@ -274,6 +277,14 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
     if (e.state === "offline" || e.previous === "unknown") saveDevices();
   });
 
+  const opcua = config.opcua.enabled
+    ? new HubOpcuaServer(
+        { host: config.opcua.host, port: config.opcua.port, pkiFolder: config.opcua.pkiFolder, siteName: config.siteName, version: HUB_VERSION },
+        { registry, interlocks: safety, bus, logger: logger.child({ module: "opcua" }) },
+      )
+    : null;
+  await opcua?.start();
+
   await app.listen({ port: config.http.port, host: config.http.host });
   const addr = app.server.address();
   const httpPort = typeof addr === "object" && addr !== null ? addr.port : config.http.port;
@@ -292,6 +303,7 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
     alarms,
     audit,
     stations,
+    opcuaUrl: opcua?.endpointUrl ?? null,
     commandRegistry,
     auth,
     bus,
@@ -312,6 +324,7 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
       // io.close() also closes fastify's server underneath; app.close() then finishes fastify's hooks.
       await new Promise<void>((resolve) => void io.close(() => resolve()));
       await app.close();
+      await opcua?.stop();
       await link.stop();
       await history.stop();
       saveDevices();

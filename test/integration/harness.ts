@@ -41,6 +41,7 @@ export function baseConfig(dir: string, overrides: Partial<HubConfigInput> = {})
     live: { maxFramesPerS: 20 },
     devices: DEVICES.map((id) => ({ kind: "mqtt" as const, id, name: `Device ${id}`, password: `pw-${id}` })),
     simulators: { tinyHouse: { enabled: false } },
+    opcua: { enabled: false },
     ...overrides,
   };
 }

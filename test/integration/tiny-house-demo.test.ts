@@ -22,7 +22,7 @@ describe("Tiny House demo", () => {
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), "tec-demo-"));
     const { config } = loadConfig("config/demo.yaml", { TEC_HTTP_PORT: "0", TEC_MQTT_PORT: "0", TEC_DB_PATH: path.join(dir, "demo.db") });
-    hub = await startHub({ ...config, http: { ...config.http, host: "127.0.0.1" }, broker: { ...config.broker, host: "127.0.0.1" } });
+    hub = await startHub({ ...config, http: { ...config.http, host: "127.0.0.1" }, broker: { ...config.broker, host: "127.0.0.1" }, opcua: { ...config.opcua, enabled: false } });
     url = `http://127.0.0.1:${hub.httpPort}`;
     // Noon in June, ten simulated minutes a second: the sun is up.
     sims = await startDemoSimulators(

@@ -37,6 +37,8 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
   const mqtt = num("TEC_MQTT_PORT");
   if (http !== undefined) raw.http = { ...(raw.http as object | undefined), port: http };
   if (mqtt !== undefined) raw.broker = { ...(raw.broker as object | undefined), port: mqtt };
+  const opcua = num("TEC_OPCUA_PORT");
+  if (opcua !== undefined) raw.opcua = { ...(raw.opcua as object | undefined), port: opcua };
   if (env.TEC_DB_PATH) raw.storage = { ...(raw.storage as object | undefined), path: env.TEC_DB_PATH };
 }
 

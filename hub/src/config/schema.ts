@@ -77,6 +77,18 @@ const LiveConfig = z
   })
   .strict();
 
+const OpcuaConfig = z
+  .object({
+    /** The hub's own OPC UA server: readings, device health and interlock states for PLCs and SCADA. Read-only. */
+    enabled: z.boolean().default(true),
+    host: z.string().default("0.0.0.0"),
+    /** 4840 is OPC UA's registered port. */
+    port: port.default(4840),
+    /** The server's certificates and trust lists. */
+    pkiFolder: z.string().default("data/opcua"),
+  })
+  .strict();
+
 const MqttDevice = z
   .object({
     kind: z.literal("mqtt"),
@@ -150,6 +162,7 @@ export const HubConfig = z
     intake: IntakeConfig.default({ maxMessagesPerS: 150_000, maxDeviceMessagesPerS: 5_000 }),
     storage: StorageConfig.default({ path: "data/tec-hub.db", flushMs: 250, rawRetentionH: 48, minuteRetentionD: 90 }),
     live: LiveConfig.default({ maxFramesPerS: 40, maxClientBacklogFrames: 50 }),
+    opcua: OpcuaConfig.default({ enabled: true, host: "0.0.0.0", port: 4840, pkiFolder: "data/opcua" }),
     devices: z.array(DeviceConfig).default([]),
     /** The hub's interlocks: a secondary, fail-safe layer behind hardwired e-stops and device firmware. */
     interlocks: z.array(InterlockRule).default([]),
