@@ -5,6 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Server as SocketServer } from "socket.io";
 import { MqttDeviceAdapter } from "./adapters/mqtt-device/adapter.ts";
+import { buildOpcuaRobots } from "./adapters/opcua-robot/index.ts";
 import { buildPrinters } from "./adapters/printer/index.ts";
 import { HubPresence } from "./adapters/mqtt-device/presence.ts";
 import { AuthService } from "./api/auth.ts";
@@ -32,7 +33,10 @@ import { SafeStateEnforcer } from "./core/interlock/safe-state.ts";
 import { InterlockService } from "./core/interlock/service.ts";
 import { type Logger, silentLogger } from "./core/logger.ts";
 import { Registry } from "./core/registry/registry.ts";
+import { robotRules } from "./core/robots/rules.ts";
+import type { RobotStation } from "./core/robots/station.ts";
 import { StationRegistry } from "./core/stations/stations.ts";
+import { VisitService } from "./core/visits/visits.ts";
 import { TelemetryPipeline } from "./core/telemetry/pipeline.ts";
 import { asDeviceId, type DeviceState } from "./core/types.ts";
 import { SqliteAlarmStore } from "./storage/alarm-store.ts";
@@ -67,6 +71,7 @@ export interface Hub {
   readonly alarms: AlarmBook;
   readonly audit: SqliteAuditLog;
   readonly stations: StationRegistry;
+  readonly visits: VisitService;
   /** The hub's OPC UA endpoint, or null when disabled. */
   readonly opcuaUrl: string | null;
   readonly commandRegistry: CommandRegistry;
@@ -138,8 +143,25 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
   const keeper = new ActuatorKeeper({ clock, registry, commands, logger: logger.child({ module: "keeper" }) });
   const presence = new HubPresence({ site: config.site, link, clock });
 
-  // Stations: printers (later robots), each a device in the registry too.
+  // Stations: printers and robots, each a device in the registry too; class visits open them.
   const stations = new StationRegistry({ bus });
+  const visitHolds = new Set<string>();
+  const visits = new VisitService(
+    { clock },
+    {
+      onEnd: async (visit, reason) => {
+        const actor = { name: "hub", role: "system" as const };
+        await Promise.allSettled(stations.ids().map((id) => stations.act(id, "stop", `visit "${visit.label}" ended: ${reason}`, actor)));
+        // What instructors started during the visit goes back to safe; the installation's own holds stay.
+        for (const key of visitHolds) {
+          const [device, actuator] = key.split("/") as [string, string];
+          enforcer.ensureSafe("visit-end", asDeviceId(device), actuator);
+        }
+        visitHolds.clear();
+        audit.append({ at: clock.now(), actor, action: "visit.ended", target: visit.id, result: "ok", reason, details: { label: visit.label, stations: visit.stations } });
+      },
+    },
+  );
   const jobs = new JobHistory(db);
   let interlocks: InterlockService | null = null;
   const printers = buildPrinters(config, {
@@ -158,6 +180,19 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
     },
   });
   for (const station of printers.stations) stations.add(station);
+  const robots: RobotStation[] = buildOpcuaRobots(config, {
+    clock,
+    logger,
+    pipeline,
+    pkiFolder: config.opcua.pkiFolder,
+    changed: (id) => stations.changed(id),
+    permissives: (id) => {
+      const verdict = interlocks?.check(id as never, "start", 1) ?? { allowed: true };
+      return { instructorPresent: visits.present(id), interlock: verdict.allowed ? null : verdict.reason };
+    },
+  });
+  for (const robot of robots) stations.add(robot);
+  const robotConfigs = config.devices.filter((d) => d.kind === "robot-opcua" || d.kind === "robot-firmata");
 
   // Safety: interlocks, the emergency stop, alarms; trip actions through the one command path.
   const alarms = new AlarmBook({ clock, bus, store: new SqliteAlarmStore(db, { logger }) });
@@ -175,13 +210,14 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
       publish: (topic, payload) => link.publish(topic, payload, { retain: true, qos: 1 }),
       site: config.site,
     },
-    [...config.interlocks, ...printers.rules],
+    [...config.interlocks, ...printers.rules, ...robotConfigs.flatMap((r) => robotRules({ id: r.id, name: r.name, resetRoles: r.resetRoles }))],
     config.safety,
   );
   const safety = interlocks;
   keeper.usePermits(safety);
   stations.usePermits(safety);
   safety.useStations(stations);
+  stations.addGate((id) => visits.blocks(id));
   // A reset printer trip reconnects the printer, which resets its firmware; it starts nothing.
   bus.on("interlock:changed", "printers", (e) => {
     if (e.to === "normal" && (e.from === "cleared" || e.from === "tripped")) printers.recoverFor(e.id).catch((error: unknown) => logger.error({ err: error }, "printer recovery"));
@@ -201,7 +237,7 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
   // API: one command registry for HTTP and socket.io; sessions; live stream.
   const auth = new AuthService({ clock, logger: logger.child({ module: "auth" }), users: config.users, sessions: config.sessions });
   const commandRegistry = new CommandRegistry({ clock, audit, logger: logger.child({ module: "commands" }) });
-  registerHubCommands(commandRegistry, { interlocks: safety, alarms, keeper, commands, registry, stations });
+  registerHubCommands(commandRegistry, { interlocks: safety, alarms, keeper, commands, registry, stations, visits, onStarted: (device, actuator) => visits.active !== null && visitHolds.add(`${device}/${actuator}`) });
 
   const live = new LiveStream({ clock, bus, registry }, { site: config.site, siteName: config.siteName, ...config.live });
   live.useSafety({
@@ -263,6 +299,7 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
     for (const [actuator, value] of Object.entries(d.hold)) keeper.holdWhenPermitted(asDeviceId(d.id), actuator, value);
   }
   for (const p of printers.stations) p.connect();
+  for (const r of robots) r.connect();
 
   const sweep = clock.setInterval(() => registry.sweep(), SWEEP_MS);
   const saveDevices = () => {
@@ -303,6 +340,7 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
     alarms,
     audit,
     stations,
+    visits,
     opcuaUrl: opcua?.endpointUrl ?? null,
     commandRegistry,
     auth,
@@ -314,6 +352,7 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
       saver.cancel();
       unsubscribeAlarms();
       keeper.stop();
+      visits.stop();
       await stations.stopAll();
       safety.stop();
       enforcer.stop();

@@ -10,6 +10,7 @@ import { HubError } from "../core/errors.ts";
 import type { InterlockService } from "../core/interlock/service.ts";
 import type { Registry } from "../core/registry/registry.ts";
 import type { StationRegistry } from "../core/stations/stations.ts";
+import type { VisitService } from "../core/visits/visits.ts";
 import { asDeviceId } from "../core/types.ts";
 import type { CommandRegistry } from "./commands.ts";
 
@@ -24,11 +25,35 @@ export interface HubCommandDeps {
   commands: CommandService;
   registry: Registry;
   stations: StationRegistry;
+  visits: VisitService;
+  /** An instructor started an actuator (the visit returns it to safe when it ends). */
+  onStarted: (device: string, actuator: string) => void;
 }
 
 const stationId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,47}$/, "must be a station id");
 
 export function registerHubCommands(registry: CommandRegistry, deps: HubCommandDeps): void {
+  registry.register({
+    name: "visit.start",
+    summary: "Opens a class visit: which stations this class may use, for how long. A robot starts only during a visit open to it.",
+    roles: STAFF,
+    params: z.object({ label: z.string().min(1).max(80), stations: z.array(stationId).max(32), minutes: z.number().int().min(5).max(480).default(90) }).strict(),
+    target: (p) => p.label,
+    run: (p, { actor }) => {
+      const unknown = p.stations.filter((s) => !deps.stations.ids().includes(s));
+      if (unknown.length > 0) throw new HubError("REQUEST_INVALID", `no station ${unknown.join(", ")}`);
+      return deps.visits.start(actor, p);
+    },
+  });
+  registry.register({
+    name: "visit.end",
+    summary: "Ends the class visit: every station stops and what was started during it returns to safe.",
+    roles: STAFF,
+    params: z.object({}).strict(),
+    target: () => deps.visits.active?.id ?? "-",
+    run: (_p, { actor }) => deps.visits.end(`ended by ${actor.name}`),
+  });
+
   registry.register({
     name: "station.start",
     summary: "Starts an approved program (a demo print, a robot program) on a station, if every permissive holds; otherwise refused with the reasons.",
@@ -89,6 +114,7 @@ export function registerHubCommands(registry: CommandRegistry, deps: HubCommandD
         throw new HubError("REQUEST_INVALID", `${p.value} is outside ${spec.min ?? "-∞"}..${spec.max ?? "∞"} for ${p.device}.${p.actuator}`);
       }
       deps.keeper.hold(id, p.actuator, p.value);
+      deps.onStarted(p.device, p.actuator);
       // Report done once the device has it, not when we asked.
       const result = await deps.commands.send(id, p.actuator, p.value);
       return { device: p.device, actuator: p.actuator, value: p.value, latencyMs: result.latencyMs };

@@ -128,7 +128,59 @@ const PrinterDevice = z
   })
   .strict();
 
-export const DeviceConfig = z.discriminatedUnion("kind", [MqttDevice, PrinterDevice]);
+const staffRoles = z.array(z.enum(["instructor", "technician"])).min(1);
+const programName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,47}$/, "must be lower-case letters, digits and dashes");
+
+const RobotOpcuaDevice = z
+  .object({
+    kind: z.literal("robot-opcua"),
+    id: deviceId,
+    name: z.string().min(1).max(80),
+    /** `opc.tcp://host:port`; `sim://` for the demo's simulated cell (the demo runner fills it in). */
+    endpoint: z.string().min(1).max(300),
+    simulated: z.boolean().default(false),
+    /** Namespace URI of the cell's own nodes, and its names under DI's DeviceSet (OPC 40010). */
+    vendorNamespace: z.string().min(1).default("urn:tec-hub:simulators:robot-cell"),
+    cell: z.string().min(1).max(64).default("SimCell"),
+    arm: z.string().min(1).max(64).default("Arm"),
+    axes: z.number().int().min(1).max(12).default(6),
+    /** Browse-path templates to replace for a real controller (`{di}`, `{robotics}`, `{vendor}` become namespace indices). */
+    paths: z
+      .object(
+        Object.fromEntries(
+          ["operationalMode", "emergencyStop", "protectiveStop", "doorClosed", "programState", "loadedProgram", "lastError", "programList", "programsObject", "loadProgram", "startProgram", "stopProgram", "resetFault"].map((k) => [k, z.string().min(1).max(500).optional()]),
+        ),
+      )
+      .strict()
+      .default({}),
+    /** The approved programs instructors may start (the cell may offer more). */
+    programs: z.array(programName).min(1),
+    resetRoles: staffRoles.default(["instructor", "technician"]),
+  })
+  .strict();
+
+const RobotFirmataDevice = z
+  .object({
+    kind: z.literal("robot-firmata"),
+    id: deviceId,
+    name: z.string().min(1).max(80),
+    /** `serial:///dev/ttyACM0?baud=57600` (StandardFirmata's rate); `sim://` in the demo. */
+    url: z.string().min(1).max(300),
+    simulated: z.boolean().default(false),
+    servos: z
+      .array(z.object({ pin: z.number().int().min(2).max(53), minDeg: z.number().min(0).max(180), maxDeg: z.number().min(0).max(180), homeDeg: z.number().min(0).max(180) }).strict())
+      .min(1)
+      .max(8),
+    /** A digital input that is 1 while the arm's guard is closed. */
+    doorPin: z.number().int().min(2).max(53).optional(),
+    /** The hub drives the servos itself, so it enforces this speed (degrees per second). */
+    maxSpeedDegS: z.number().min(5).max(360).default(60),
+    programs: z.record(programName, z.array(z.object({ anglesDeg: z.array(z.number().min(0).max(180)).min(1), durationMs: z.number().int().min(50).max(60_000) }).strict()).min(1)),
+    resetRoles: staffRoles.default(["instructor", "technician"]),
+  })
+  .strict();
+
+export const DeviceConfig = z.discriminatedUnion("kind", [MqttDevice, PrinterDevice, RobotOpcuaDevice, RobotFirmataDevice]);
 export type DeviceConfig = z.infer<typeof DeviceConfig>;
 
 const TinyHouseSimConfig = z

@@ -5,7 +5,7 @@ declare const deviceIdBrand: unique symbol;
 export type DeviceId = string & { readonly [deviceIdBrand]: true };
 export const asDeviceId = (id: string): DeviceId => id as DeviceId;
 
-export type DeviceKind = "mqtt" | "serial" | "printer" | "robot";
+export type DeviceKind = "mqtt" | "serial" | "printer" | "robot-opcua" | "robot-firmata";
 
 /**
  * unknown: nothing heard since the hub started; init: online, still describing itself or not every

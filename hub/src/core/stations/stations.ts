@@ -56,6 +56,7 @@ export interface Station {
 export class StationRegistry {
   private readonly stations = new Map<string, Station>();
   private permits: Permits | null = null;
+  private readonly gates: Array<(id: string) => Text | null> = [];
 
   constructor(private readonly ctx: { bus: Bus }) {}
 
@@ -66,6 +67,11 @@ export class StationRegistry {
 
   usePermits(permits: Permits): void {
     this.permits = permits;
+  }
+
+  /** A further condition on every start (a visit open to the station); returns why not, or null. */
+  addGate(gate: (id: string) => Text | null): void {
+    this.gates.push(gate);
   }
 
   get(id: string): Station {
@@ -121,6 +127,11 @@ export class StationRegistry {
 
   private startable(id: string): StationView["startable"] {
     const verdict = this.permits?.check(id as never, "start", 1) ?? { allowed: true };
-    return verdict.allowed ? { ok: true } : { ok: false, reason: verdict.reason };
+    if (!verdict.allowed) return { ok: false, reason: verdict.reason };
+    for (const gate of this.gates) {
+      const why = gate(id);
+      if (why !== null) return { ok: false, reason: why };
+    }
+    return { ok: true };
   }
 }
