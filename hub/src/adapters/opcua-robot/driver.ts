@@ -141,7 +141,7 @@ export class OpcuaRobotDriver implements RobotDriver {
     session.on("session_closed", () => this.lost("session closed"));
     session.on("keepalive_failure", () => this.lost("keep-alive failed"));
     await this.resolve(session);
-    await this.subscribe(session);
+    this.subscribe(session);
     this.update({ connected: true });
   }
 
@@ -188,7 +188,7 @@ export class OpcuaRobotDriver implements RobotDriver {
     this.list = Array.isArray(list.value.value) ? (list.value.value as unknown[]).filter((x): x is string => typeof x === "string") : [];
   }
 
-  private async subscribe(session: ClientSession): Promise<void> {
+  private subscribe(session: ClientSession): void {
     const nodes = this.nodes;
     if (nodes === null) return;
     const sub = ClientSubscription.create(session, { requestedPublishingInterval: 100, requestedLifetimeCount: 600, requestedMaxKeepAliveCount: 20, maxNotificationsPerPublish: 1000, publishingEnabled: true, priority: 10 });
@@ -227,7 +227,7 @@ export class OpcuaRobotDriver implements RobotDriver {
       methodId: nodes[method],
       inputArguments: args.map((value) => ({ dataType: DataType.String, value })),
     });
-    const text = result.outputArguments?.[0]?.value;
+    const text: unknown = result.outputArguments?.[0]?.value;
     const reason = typeof text === "string" ? text : "";
     if (result.statusCode.equals(StatusCodes.Good) && reason === "") return;
     throw new HubError("DEVICE_REFUSED", `robot cell refused ${method}: ${reason || result.statusCode.name}`);

@@ -9,7 +9,6 @@ import type { Logger } from "../../core/logger.ts";
 import type { HubPermissives } from "../../core/robots/demo-machine.ts";
 import { RobotStation } from "../../core/robots/station.ts";
 import type { TelemetryPipeline } from "../../core/telemetry/pipeline.ts";
-import type { CellPathSet } from "./paths.ts";
 import { OpcuaRobotDriver } from "./driver.ts";
 
 export type RobotOpcuaConfig = Extract<HubConfig["devices"][number], { kind: "robot-opcua" }>;
@@ -35,7 +34,7 @@ export function buildOpcuaRobots(config: Readonly<HubConfig>, w: RobotWiring): R
           endpoint: r.endpoint,
           mapping: { vendorNamespace: r.vendorNamespace, cell: r.cell, arm: r.arm, axes: r.axes },
           pkiFolder: path.resolve(w.pkiFolder),
-          paths: Object.fromEntries(Object.entries(r.paths).filter((e): e is [string, string] => e[1] !== undefined)) as Partial<Omit<CellPathSet, "axisPositions">>,
+          paths: Object.fromEntries(Object.entries(r.paths).filter((e): e is [string, string] => e[1] !== undefined)),
         },
         { clock: w.clock, logger: w.logger.child({ robot: r.id }) },
       );
