@@ -1,10 +1,11 @@
 /**
  * `npm run bench`: every benchmark of the hub, printing its figures. Options:
- *   --only ingest|ingest-mosquitto|reaction   run one suite
+ *   --only ingest|ingest-mosquitto|reaction|robot-estop   run one suite
  *   --quick                          shorter steps (a smoke run; figures are noisier)
  */
 import { readOsInfo, runIngest } from "./ingest.ts";
 import { runReaction } from "./reaction.ts";
+import { runRobotEstop } from "./robot-estop.ts";
 
 const args = process.argv.slice(2);
 const only = args.includes("--only") ? args[args.indexOf("--only") + 1] : undefined;
@@ -28,6 +29,10 @@ async function main(): Promise<void> {
   if (only === undefined || only === "reaction") {
     const r = await runReaction({ trips: quick ? 50 : 300, log });
     log(`=> interlock reaction p99 ${r.p99Ms.toFixed(2)} ms (target < 10 ms)\n`);
+  }
+  if (only === undefined || only === "robot-estop") {
+    const r = await runRobotEstop({ stops: quick ? 10 : 50, log });
+    log(`=> robot e-stop confirmed by the hub: p50 ${r.hubP50.toFixed(1)} ms, p99 ${r.hubP99.toFixed(1)} ms\n`);
   }
 }
 

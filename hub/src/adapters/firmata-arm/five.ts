@@ -27,6 +27,7 @@ interface FirmataIo {
   pinMode(pin: number, mode: number): void;
   digitalRead(pin: number, fn: (value: number) => void): void;
   reportVersion(fn: () => void): void;
+  queryFirmware(fn: () => void): void;
   on(event: "error", fn: (error: Error) => void): unknown;
   removeAllListeners(): unknown;
 }
@@ -69,6 +70,8 @@ export interface FirmataBoardLinkOptions {
   reportVersionTimeoutMs: number;
   /** johnny-five gives up when "ready" does not follow the port opening within this. */
   readyTimeoutMs: number;
+  /** Ask for version and firmware as soon as the port is open, instead of waiting for a banner. */
+  eagerHandshake: boolean;
 }
 
 export interface ServoOutput {
@@ -165,7 +168,16 @@ export function openFirmataBoard(options: FirmataBoardLinkOptions): Promise<Firm
       if (e) return fail(new HubError("TRANSPORT_FAILED", `cannot open ${options.path}: ${e.message}`));
       // A pty (and a USB CDC port after a replug) can hold stale bytes: start clean. firmata.js
       // writes nothing before its reportVersionTimeout, so nothing of ours is flushed away.
-      port.flush(noop);
+      port.flush(() => {
+        // A board that does not reset on open (a pty, a Leonardo, an Uno with the reset cut) sent
+        // its banner long ago, and a banner cut in half by the flush leaves firmata.js waiting for
+        // a firmware report that never comes. Asking at once covers both; an Uno that does reset
+        // answers after booting, and an answer twice is harmless (firmata.js listens once).
+        if (options.eagerHandshake && !closing) {
+          io.reportVersion(noop);
+          io.queryFirmware(noop);
+        }
+      });
     });
   });
 }

@@ -46,6 +46,8 @@ export class OpcuaRobotDriver implements RobotDriver {
   private list: string[] = [];
   private readonly listeners: Array<(s: RobotStatus) => void> = [];
   private closing = false;
+  /** Counts program-state notifications, so a late confirming read cannot undo a newer one. */
+  private programStateVersion = 0;
   private current: RobotStatus;
   private readonly templates: CellPathSet;
   readonly stats = { connects: 0, sessionLosses: 0, subscriptionsCreated: 0, lastError: null as string | null };
@@ -105,18 +107,41 @@ export class OpcuaRobotDriver implements RobotDriver {
     this.update({ connected: false });
   }
 
+  /**
+   * Every call that changes the program is followed by a read of its state: a subscription only
+   * reports changes it samples, so a stop and a start within one sampling interval would
+   * otherwise leave the hub believing the earlier of the two.
+   */
   async run(program: string): Promise<void> {
     await this.call("loadProgram", [program]);
     await this.call("startProgram", []);
+    await this.confirmProgramState();
   }
 
   async stop(): Promise<void> {
     await this.call("stopProgram", []);
+    await this.confirmProgramState();
   }
 
-  /** A control stop through the cell's own stop method; the cell's e-stop circuit is the real one. */
+  /**
+   * A control stop through the cell's own stop method (the cell's e-stop circuit is the real one),
+   * confirmed by reading the program state back at once rather than waiting for the subscription.
+   */
   async halt(): Promise<void> {
     await this.call("stopProgram", []);
+    await this.confirmProgramState();
+  }
+
+  private async confirmProgramState(): Promise<void> {
+    const session = this.session;
+    const node = this.nodes?.programState;
+    if (session === null || node === undefined) return;
+    const version = this.programStateVersion;
+    const v = await session.read({ nodeId: node, attributeId: AttributeIds.Value });
+    // The subscription may have said something newer meanwhile (a new start): that wins.
+    if (version !== this.programStateVersion) return;
+    const s = String(v.value.value);
+    this.update({ programState: PROGRAM_STATES.has(s) ? (s as RobotProgramState) : "error" });
   }
 
   async resetFault(): Promise<void> {
@@ -206,6 +231,7 @@ export class OpcuaRobotDriver implements RobotDriver {
     watch(nodes.loadedProgram, (v) => this.update({ program: typeof v.value.value === "string" && v.value.value !== "" ? v.value.value : null }));
     watch(nodes.lastError, (v) => this.update({ error: typeof v.value.value === "string" && v.value.value !== "" ? v.value.value : null }));
     watch(nodes.programState, (v) => {
+      this.programStateVersion++;
       const s = String(v.value.value);
       this.update({ programState: PROGRAM_STATES.has(s) ? (s as RobotProgramState) : "error" });
     });
