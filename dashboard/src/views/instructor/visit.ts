@@ -1,0 +1,112 @@
+/**
+ * A class visit (when the hub offers `visit.start`): the instructor opens it with a label (never
+ * children's names), the stations this class may use and how long; robots start only during a
+ * visit open to them, and ending it stops every station and returns what was started to safe.
+ * The hub has no read API for the running visit yet, so the card learns it from its own reply and
+ * from the audit log (the last `visit.start` not followed by a `visit.end`, until its time is up).
+ */
+import { holdButton } from "../../components/hold-button.ts";
+import { icon } from "../../components/icons.ts";
+import { resultLine } from "../../components/notice.ts";
+import { runCommand } from "../../core/commands.ts";
+import { h, replaceIfChanged, setText } from "../../core/dom.ts";
+import { clock, countdown } from "../../core/format.ts";
+import type { LiveStore } from "../../core/live-store.ts";
+import { t } from "../../i18n/index.ts";
+import type { AuditRecord } from "./actuator-state.ts";
+
+export interface VisitInfo {
+  label: string;
+  openedBy: string;
+  startedAt: number;
+  endsAt: number;
+  stations: string[];
+}
+
+const DEFAULT_MINUTES = 90;
+
+/** The running visit as the audit log tells it (records newest first), or null. */
+export function visitFromAudit(records: readonly AuditRecord[], now: number): VisitInfo | null {
+  const last = records.find((r) => (r.action === "visit.start" || r.action === "visit.end") && r.result === "ok");
+  if (last === undefined || last.action !== "visit.start") return null;
+  const p = (last.details?.params ?? {}) as { label?: unknown; stations?: unknown; minutes?: unknown };
+  const minutes = typeof p.minutes === "number" ? p.minutes : DEFAULT_MINUTES;
+  const visit: VisitInfo = {
+    label: typeof p.label === "string" ? p.label : "?",
+    openedBy: last.actor.name,
+    startedAt: last.at,
+    endsAt: last.at + minutes * 60_000,
+    stations: Array.isArray(p.stations) ? p.stations.filter((s): s is string => typeof s === "string") : [],
+  };
+  return visit.endsAt > now ? visit : null;
+}
+
+export function visitCard(live: LiveStore, onChange: () => void): { el: HTMLElement; update(fromAudit: VisitInfo | null, auditAt: number): void } {
+  const result = resultLine();
+  let mine: { visit: VisitInfo | null; at: number } | null = null;
+
+  const label = h("input", { type: "text", maxlength: 80, placeholder: t("visit.labelPlaceholder"), "data-testid": "visit-label" });
+  const minutes = h("select", { "data-testid": "visit-minutes" }, [45, 60, 90, 120, 180].map((m) => h("option", { value: m, ...(m === DEFAULT_MINUTES ? { selected: true } : {}) }, t("visit.minutes", { n: m }))));
+  const stationBoxes = h("div", { class: "visit-stations" });
+  const start = h("button", { type: "submit", class: "btn btn-primary" }, icon("play"), t("visit.start"));
+  const form = h(
+    "form",
+    { class: "visit-form" },
+    h("label", { class: "field" }, h("span", null, t("visit.label")), label, h("small", { class: "muted" }, t("visit.noNames"))),
+    h("label", { class: "field" }, h("span", null, t("visit.duration")), minutes),
+    h("fieldset", { class: "field visit-fieldset" }, h("legend", null, t("visit.stations")), stationBoxes),
+    start,
+  );
+  const summary = h("p", { class: "visit-summary" });
+  const end = holdButton({
+    label: t("visit.end"),
+    icon: "square",
+    variant: "warn",
+    testId: "visit-end",
+    onConfirm: async () => {
+      result.pending(t("visit.ending"));
+      const reply = await runCommand(live, "visit.end");
+      result.show(reply, t("visit.ended"));
+      if (reply.ok) mine = { visit: null, at: live.now() };
+      onChange();
+    },
+  });
+  const running = h("div", { class: "visit-running", hidden: true }, summary, h("p", { class: "muted" }, t("visit.endExplains")), end.el);
+  const el = h("section", { class: "card visit", "data-testid": "visit" }, h("h2", null, icon("user"), t("visit.title")), form, running, result.el);
+
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const stations = [...stationBoxes.querySelectorAll<HTMLInputElement>("input:checked")].map((i) => i.value);
+    start.disabled = true;
+    result.pending(t("visit.starting"));
+    void runCommand<VisitInfo>(live, "visit.start", { label: label.value.trim(), stations, minutes: Number(minutes.value) }).then((reply) => {
+      start.disabled = false;
+      result.show(reply, t("visit.started"));
+      if (reply.ok) {
+        mine = { visit: reply.result, at: live.now() };
+        label.value = "";
+      }
+      onChange();
+    });
+  });
+
+  return {
+    el,
+    update(fromAudit, auditAt) {
+      // This screen's own reply is newer than an audit page fetched before it.
+      const visit = mine !== null && mine.at >= auditAt ? mine.visit : fromAudit;
+      const active = visit !== null && visit.endsAt > live.now() ? visit : null;
+      el.dataset.active = String(active !== null);
+      form.hidden = active !== null;
+      running.hidden = active === null;
+      const ids = live.stations().map((s) => s.id);
+      replaceIfChanged(stationBoxes, ids.join("|"), () =>
+        ids.length === 0 ? h("span", { class: "muted" }, t("visit.noStations")) : live.stations().map((s) => h("label", { class: "check" }, h("input", { type: "checkbox", value: s.id, checked: true }), ` ${s.name}`)),
+      );
+      if (active !== null) {
+        const names = active.stations.length > 0 ? active.stations.join(", ") : t("visit.noStationsShort");
+        setText(summary, t("visit.summary", { label: active.label, by: active.openedBy, since: clock(active.startedAt), left: countdown(active.endsAt - live.now()), stations: names }));
+      }
+    },
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * Device health for technicians: state and why, last seen, message rate, rejected messages and
+ * why, firmware, boot count, reboots, signal; a row opens to the channels and the recent rejects.
+ */
+import type { DeviceView } from "../../../../hub/src/core/types.ts";
+import { badge } from "../../components/badge.ts";
+import { icon, type IconName } from "../../components/icons.ts";
+import { errorText } from "../../components/notice.ts";
+import { apiGet } from "../../core/api.ts";
+import type { AppContext } from "../../core/app.ts";
+import { h, replaceIfChanged, setText, syncList } from "../../core/dom.ts";
+import { ago, clockSeconds, num, uptime, valueWithUnit } from "../../core/format.ts";
+import { lang, nameOf, t } from "../../i18n/index.ts";
+import { poll, type Tab } from "./tab.ts";
+
+const STATE_ICON: Record<DeviceView["state"], IconName> = { ready: "check", init: "clock", unknown: "clock", degraded: "warning", stale: "clock", offline: "cross", fault: "stop" };
+
+export function stateChip(state: DeviceView["state"]): HTMLElement {
+  return h("span", { class: "chip state-chip", "data-state": state }, icon(STATE_ICON[state]), t(`state.${state}`));
+}
+
+function signal(rssi: number | undefined): HTMLElement | string {
+  if (rssi === undefined) return "–";
+  const q = rssi >= -60 ? "good" : rssi >= -75 ? "fair" : "weak";
+  return h("span", { class: `signal signal-${q}` }, icon("signal"), `${rssi} dBm · ${t(`signal.${q}`)}`);
+}
+
+function detail(d: DeviceView, now: number): HTMLElement {
+  const channels = Object.entries(d.channels).map(([name, c]) =>
+    h("tr", { "data-channel": name, "data-quality": c.quality }, h("td", null, h("code", null, name)), h("td", null, nameOf(`${d.id}.${name}`, c.label)), h("td", { class: "num" }, valueWithUnit(c.value, c.unit)), h("td", null, t(`quality.${c.quality}`)), h("td", null, ago(c.at, now))),
+  );
+  const rejects = d.recentRejects.length === 0 ? h("p", { class: "muted" }, t("dev.noRejects")) : h("ul", { class: "rejects" }, d.recentRejects.slice(-10).reverse().map((r) => h("li", null, h("span", { class: "mono" }, clockSeconds(r.at)), " ", h("code", null, r.code), " ", r.message)));
+  const c = d.counters;
+  return h(
+    "div",
+    { class: "dev-detail" },
+    h(
+      "div",
+      { class: "dev-detail-cols" },
+      h("div", null, h("h4", null, t("dev.channels")), h("table", { class: "mini" }, h("thead", null, h("tr", null, h("th", null, t("dev.channel")), h("th", null, t("dev.label")), h("th", null, t("dev.value")), h("th", null, t("dev.quality")), h("th", null, t("dev.age")))), h("tbody", null, channels))),
+      h(
+        "div",
+        null,
+        h("h4", null, t("dev.recentRejects")),
+        rejects,
+        h("h4", null, t("dev.counters")),
+        h("p", { class: "mono" }, t("dev.countersLine", { messages: c.messages, readings: c.readings, duplicates: c.duplicates, gaps: c.gaps, missed: c.missedMessages, shed: c.shed })),
+        d.health ? h("p", null, `${t("dev.health")}: ${d.health.state} · ${t("dev.uptime")} ${uptime(d.health.uptimeS)}${d.health.freeHeapB !== undefined ? ` · ${t("dev.freeHeap")} ${num(d.health.freeHeapB / 1024)} kB` : ""}`) : null,
+      ),
+    ),
+  );
+}
+
+export function devicesTab(ctx: AppContext): Tab {
+  const tbodyHolder = h("table", { class: "table devices-table", "data-testid": "device-table" });
+  const head = h(
+    "thead",
+    null,
+    h("tr", null, ...(["device", "state", "lastSeen", "rate", "rejects", "firmware", "boot", "signal", ""] as const).map((k) => h("th", { scope: "col" }, k === "" ? "" : t(`dev.col.${k}`)))),
+  );
+  tbodyHolder.appendChild(head);
+  const status = h("p", { class: "load-status", role: "status" });
+  const el = h("section", { class: "card" }, h("h2", null, icon("cpu"), t("tab.devices")), status, h("div", { class: "table-wrap" }, tbodyHolder));
+  let devices: DeviceView[] = [];
+  const open = new Set<string>();
+
+  const create = (d: DeviceView): HTMLElement => {
+    const toggle = h("button", { type: "button", class: "btn btn-quiet btn-small", "aria-expanded": "false" }, t("dev.details"));
+    toggle.addEventListener("click", () => {
+      if (open.has(d.id)) open.delete(d.id);
+      else open.add(d.id);
+      render();
+    });
+    const tb = h("tbody", { "data-device": d.id }, h("tr", { class: "dev-row" }, ...Array.from({ length: 8 }, () => h("td")), h("td", null, toggle)), h("tr", { class: "dev-detail-row", hidden: true }, h("td", { colspan: 9 })));
+    return tb;
+  };
+
+  const update = (tb: HTMLElement, d: DeviceView) => {
+    const now = ctx.live.now();
+    const live = ctx.live.device(d.id);
+    const state = live?.state ?? d.state;
+    const reason = live?.stateReason ?? d.stateReason;
+    const cells = tb.querySelectorAll<HTMLTableCellElement>(".dev-row > td");
+    tb.dataset.state = state;
+    replaceIfChanged(cells[0] as HTMLElement, `${lang()}:${d.name}:${d.simulated}`, () => [h("strong", null, nameOf(d.id, d.name)), h("div", null, h("code", null, d.id)), d.simulated ? h("div", null, badge("simulated")) : null]);
+    replaceIfChanged(cells[1] as HTMLElement, `${lang()}:${state}:${reason}`, () => [stateChip(state), h("div", { class: "muted small" }, reason)]);
+    setText(cells[2], ago(live?.lastSeen ?? d.lastSeen, now));
+    setText(cells[3], num(d.messageRatePerS, 1));
+    const codes = Object.entries(d.rejectsByCode).map(([code, n]) => `${code} ×${n}`);
+    replaceIfChanged(cells[4] as HTMLElement, `${d.counters.rejects}:${codes.join()}:${d.counters.duplicates}:${d.counters.gaps}`, () => [
+      h("strong", { "data-rejects": d.counters.rejects }, String(d.counters.rejects)),
+      codes.length > 0 ? h("div", { class: "small" }, codes.join(", ")) : null,
+      d.counters.duplicates + d.counters.gaps > 0 ? h("div", { class: "small muted" }, t("dev.dupGaps", { dup: d.counters.duplicates, gaps: d.counters.gaps })) : null,
+    ]);
+    setText(cells[5], `${d.model ?? "–"} · ${d.firmware ?? "–"}`);
+    setText(cells[6], t("dev.bootLine", { boot: d.boot ?? "–", reboots: d.counters.reboots }));
+    replaceIfChanged(cells[7] as HTMLElement, `${lang()}:${d.health?.rssiDbm ?? ""}`, () => signal(d.health?.rssiDbm));
+    const isOpen = open.has(d.id);
+    const detailRow = tb.querySelector(".dev-detail-row") as HTMLElement;
+    detailRow.hidden = !isOpen;
+    tb.querySelector("button")?.setAttribute("aria-expanded", String(isOpen));
+    if (isOpen) (detailRow.firstElementChild as HTMLElement).replaceChildren(detail(d, now));
+  };
+
+  function render(): void {
+    syncList(tbodyHolder, devices, (d) => d.id, create, update, head);
+  }
+
+  const stop = poll(async () => {
+    try {
+      devices = await apiGet<DeviceView[]>("/api/devices");
+      setText(status, "");
+      render();
+    } catch (error) {
+      setText(status, `${t("load.failed")}: ${errorText(error)}`);
+    }
+  }, 2000);
+  return { el, update: render, destroy: stop };
+}
