@@ -247,6 +247,8 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
     alarm: (key) => alarms.get(key),
     stations: () => stations.list(),
     station: (id) => (stations.ids().includes(id) ? stations.view(id) : undefined),
+    holds: () => keeper.list(),
+    visit: () => visits.active,
   });
   const monitor = new HubMonitor(clock, {
     version: HUB_VERSION,
@@ -278,7 +280,7 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
       (a) => registerCommandRoutes(a, { commands: commandRegistry, actorOf: auth.actorOf }),
       (a) => registerSafetyRoutes(a, { interlocks: safety, alarms, enforcer, actorOf: auth.actorOf }),
       (a) => registerAuditRoutes(a, { audit, actorOf: auth.actorOf }),
-      (a) => registerStationRoutes(a, { stations, jobs, audit, actorOf: auth.actorOf, catalogues: printers.catalogues }),
+      (a) => registerStationRoutes(a, { stations, jobs, audit, actorOf: auth.actorOf, catalogues: printers.catalogues, visits, keeper }),
     ],
   });
   // socket.io takes its own path on fastify's server and hands every other request on.

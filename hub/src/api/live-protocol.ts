@@ -9,10 +9,12 @@
  */
 import type { Alarm } from "../core/alarms/alarms.ts";
 import type { InterlockView } from "../core/interlock/service.ts";
+import type { HeldActuator } from "../core/actuators/keeper.ts";
 import type { StationView } from "../core/stations/stations.ts";
+import type { Visit } from "../core/visits/visits.ts";
 import type { ChannelQuality, DeviceKind, DeviceState, Provenance } from "../core/types.ts";
 
-export type { Alarm, InterlockView, StationView };
+export type { Alarm, HeldActuator, InterlockView, StationView, Visit };
 
 export const LIVE_EVENTS = { snapshot: "snapshot", frame: "frame", hubHealth: "hub" } as const;
 
@@ -53,6 +55,10 @@ export interface LiveSnapshot {
   alarms: Alarm[];
   /** Demo stations (printers, robots): state, program, progress, whether they may start. */
   stations: StationView[];
+  /** What the hub holds on (actuator values re-sent within their leases). */
+  holds: HeldActuator[];
+  /** The class visit, if one runs. */
+  visit: Visit | null;
 }
 
 export interface LiveValue {
@@ -89,4 +95,8 @@ export interface LiveFrame {
   alarms: Alarm[];
   /** Stations that changed, in full (at most one frame's worth of progress updates). */
   stations: StationView[];
+  /** Present when the held actuators changed: all of them. */
+  holds?: HeldActuator[];
+  /** Present when the visit started or ended: the visit, or null. */
+  visit?: Visit | null;
 }

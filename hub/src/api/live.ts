@@ -9,7 +9,7 @@ import type { Bus } from "../core/bus.ts";
 import type { Clock, Timer } from "../core/clock.ts";
 import type { Registry } from "../core/registry/registry.ts";
 import type { ChannelQuality, DeviceId, Provenance } from "../core/types.ts";
-import { type Alarm, type InterlockView, LIVE_EVENTS, type StationView, type LiveDevice, type LiveDeviceChange, type LiveFrame, type LiveSnapshot, type LiveValue } from "./live-protocol.ts";
+import { type Alarm, type HeldActuator, type InterlockView, LIVE_EVENTS, type LiveDevice, type LiveDeviceChange, type LiveFrame, type LiveSnapshot, type LiveValue, type StationView, type Visit } from "./live-protocol.ts";
 
 const IN_STEP = "live";
 const BEHIND = "behind";
@@ -22,9 +22,14 @@ export interface SafetySource {
   alarm(key: string): Alarm | undefined;
   stations(): StationView[];
   station(id: string): StationView | undefined;
+  holds(): HeldActuator[];
+  visit(): Visit | null;
 }
 
-const noSafety: SafetySource = { interlocks: () => [], interlock: () => undefined, openAlarms: () => [], alarm: () => undefined, stations: () => [], station: () => undefined };
+const noSafety: SafetySource = { interlocks: () => [], interlock: () => undefined, openAlarms: () => [], alarm: () => undefined, stations: () => [], station: () => undefined, holds: () => [], visit: () => null };
+
+/** Interlocks that are not normal are re-sent this often, so a reset's countdown stays current on screens. */
+const NOT_NORMAL_EVERY_MS = 1000;
 
 export interface LiveOptions {
   site: string;
@@ -50,6 +55,9 @@ export class LiveStream {
   private readonly dirtyAlarms = new Set<string>();
   private readonly dirtyStations = new Set<string>();
   private safety: SafetySource = noSafety;
+  private holdsKey = "";
+  private visitKey = "";
+  private lastNotNormalAt = 0;
   private readonly unsubscribe: Array<() => void> = [];
   /** Frames emitted to each socket since its transport last drained: its backlog. */
   private readonly undrained = new WeakMap<Socket, number>();
@@ -147,7 +155,7 @@ export class LiveStream {
         ]),
       ),
     }));
-    return { t, site: this.options.site, siteName: this.options.siteName, devices, interlocks: this.safety.interlocks(), alarms: this.safety.openAlarms(), stations: this.safety.stations() };
+    return { t, site: this.options.site, siteName: this.options.siteName, devices, interlocks: this.safety.interlocks(), alarms: this.safety.openAlarms(), stations: this.safety.stations(), holds: this.safety.holds(), visit: this.safety.visit() };
   }
 
   private sendSnapshot(socket: Socket): void {
@@ -157,7 +165,21 @@ export class LiveStream {
 
   /** Builds the frame of what changed since the last tick, or null if nothing did. */
   private buildFrame(): LiveFrame | null {
-    if (this.dirtyValues.size === 0 && this.dirtyDevices.size === 0 && this.dirtyInterlocks.size === 0 && this.dirtyAlarms.size === 0 && this.dirtyStations.size === 0) return null;
+    const t0 = this.ctx.clock.now();
+    if (t0 - this.lastNotNormalAt >= NOT_NORMAL_EVERY_MS) {
+      this.lastNotNormalAt = t0;
+      for (const i of this.safety.interlocks()) if (i.status !== "normal") this.dirtyInterlocks.add(i.id);
+    }
+    // Holds and the visit change rarely; compare cheaply and send them only when they did.
+    const holds = this.safety.holds();
+    const holdsKey = holds.map((h) => `${h.deviceId}/${h.actuator}=${h.value}:${h.status}:${h.lastError ?? ""}`).join(",");
+    const holdsChanged = holdsKey !== this.holdsKey;
+    this.holdsKey = holdsKey;
+    const visit = this.safety.visit();
+    const visitKey = visit?.id ?? "";
+    const visitChanged = visitKey !== this.visitKey;
+    this.visitKey = visitKey;
+    if (this.dirtyValues.size === 0 && this.dirtyDevices.size === 0 && this.dirtyInterlocks.size === 0 && this.dirtyAlarms.size === 0 && this.dirtyStations.size === 0 && !holdsChanged && !visitChanged) return null;
     const t = this.ctx.clock.now();
     const values: LiveValue[] = [];
     for (const [deviceId, channels] of this.dirtyValues) {
@@ -182,7 +204,7 @@ export class LiveStream {
     const alarms = [...this.dirtyAlarms].map((key) => this.safety.alarm(key)).filter((a): a is Alarm => a !== undefined);
     const stations = [...this.dirtyStations].map((id) => this.safety.station(id)).filter((v): v is StationView => v !== undefined);
     this.clearDirty();
-    return { t, n: ++this.frameNo, values, devices, interlocks, alarms, stations };
+    return { t, n: ++this.frameNo, values, devices, interlocks, alarms, stations, ...(holdsChanged ? { holds } : {}), ...(visitChanged ? { visit } : {}) };
   }
 
   private clearDirty(): void {

@@ -84,7 +84,7 @@ function until(arm: FirmataArmDriver, ok: (s: RobotStatus) => boolean, what: str
     let done = false;
     const timer = setTimeout(() => {
       done = true;
-      reject(new Error(`${what}: not within ${ms} ms; status ${JSON.stringify(arm.status)}`));
+      reject(new Error(`${what}: not within ${ms} ms; status ${JSON.stringify(arm.status)}; stats ${JSON.stringify(arm.stats)}`));
     }, ms);
     arm.onStatus((s) => {
       if (done || !ok(s)) return;

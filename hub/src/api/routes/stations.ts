@@ -9,7 +9,9 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { AuditLog } from "../../core/audit.ts";
 import { HubError } from "../../core/errors.ts";
+import type { ActuatorKeeper } from "../../core/actuators/keeper.ts";
 import type { StationRegistry } from "../../core/stations/stations.ts";
+import type { VisitService } from "../../core/visits/visits.ts";
 import type { JobHistory } from "../../storage/job-history.ts";
 import { type ActorOf, requireRole } from "../guard.ts";
 
@@ -24,6 +26,8 @@ export interface StationRouteDeps {
   actorOf: ActorOf;
   /** Catalogue folder per printer station id. */
   catalogues: ReadonlyMap<string, string>;
+  visits: VisitService;
+  keeper: ActuatorKeeper;
 }
 
 export function registerStationRoutes(app: FastifyInstance, deps: StationRouteDeps): void {
@@ -35,6 +39,12 @@ export function registerStationRoutes(app: FastifyInstance, deps: StationRouteDe
     "/api/stations/:id",
     { schema: { summary: "One station", tags: ["stations"], params: { type: "object", properties: { id: { type: "string", maxLength: 48 } }, required: ["id"] } } },
     (req, reply) => reply.send({ ok: true, result: deps.stations.view(req.params.id) }),
+  );
+
+  app.get("/api/visit", { schema: { summary: "The class visit that runs, or null", tags: ["stations"] } }, (_req, reply) => reply.send({ ok: true, result: deps.visits.active }));
+
+  app.get("/api/holds", { schema: { summary: "What the hub holds on: actuator values re-sent within their leases, and how the last refresh went", tags: ["stations"] } }, (_req, reply) =>
+    reply.send({ ok: true, result: deps.keeper.list() }),
   );
 
   app.get("/api/jobs", { schema: { summary: "Job history, newest first; ?station=&limit=", tags: ["stations"] } }, (req, reply) => {

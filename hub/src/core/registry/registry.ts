@@ -347,6 +347,7 @@ export class Registry {
         why = names.length > 0 ? `invalid: ${names.join(", ")}` : `device reports degraded${rec.health?.detail ? `: ${rec.health.detail}` : ""}`;
       } else {
         next = "ready";
+        why = "every channel fresh and valid";
       }
     }
     if (next === rec.state) return;
