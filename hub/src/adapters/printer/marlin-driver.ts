@@ -392,9 +392,18 @@ export class MarlinDriver {
   }
 
   private checkTimeout(): void {
-    const f = this.inFlight;
-    if (f === null || this.current !== "operational") return;
+    if (this.current !== "operational") return;
     const now = this.ctx.clock.now();
+    // With temperature auto-report the firmware talks every few seconds, busy or not. Silence means
+    // the link is gone even if the port never said so (a pulled USB cable can leave serialport
+    // reading zero bytes forever: serialport/bindings-cpp#162).
+    const silentLimit = Math.max(6000, this.options.temperatureIntervalS * 3000);
+    if (this.capabilities.get("AUTOREPORT_TEMP") === true && this.lastReceivedAt > 0 && now - this.lastReceivedAt > silentLimit) {
+      this.fatalLink(`no data from the printer for ${Math.round((now - this.lastReceivedAt) / 1000)} s`);
+      return;
+    }
+    const f = this.inFlight;
+    if (f === null) return;
     const since = Math.max(this.lastReceivedAt, f.sentAt);
     const word = commandWord(f.command);
     const limit = this.busySupported && !LONG_RUNNING.has(word) ? Math.max(this.options.busyTimeoutMs, this.options.temperatureIntervalS * 1000 + 1000) : this.options.communicationTimeoutMs;
