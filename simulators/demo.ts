@@ -8,18 +8,135 @@ import { z } from "zod";
 import type { CommandRegistry } from "../hub/src/api/commands.ts";
 import type { HubConfig } from "../hub/src/config/schema.ts";
 import { HubError } from "../hub/src/core/errors.ts";
-import type { SimDevice } from "./common/contract-device.ts";
+import { existsSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { SimDevice } from "./common/contract-device.ts";
+import { openPtyPair, type PtyPair } from "./common/pty-pair.ts";
 import { EstopButton } from "./estop-button/index.ts";
+import { type PrinterSimHandle, startPrinterSim } from "./printer/index.ts";
+import { OperationalMode } from "./robot-cell/cell.ts";
+import { type RobotCellHandle, startRobotCell } from "./robot-cell/server.ts";
 import { startTinyHouse, type TinyHouseHandle } from "./tiny-house/index.ts";
+
+/** Simulated hardware that must exist before the hub starts: it fills in the config's `sim://` addresses. */
+export interface DemoHardware {
+  config: HubConfig;
+  printers: Map<string, PrinterSimHandle>;
+  cells: Map<string, RobotCellHandle>;
+  /** Printed for the person starting the demo: what runs where, and what could not. */
+  notes: string[];
+  stop(): Promise<void>;
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
+}
+
+async function someFreePort(prefer: number): Promise<number> {
+  if (prefer !== 0 && (await portFree(prefer))) return prefer;
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      const port = typeof a === "object" && a !== null ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts the simulated printers (Marlin over a pty, or over TCP where socat is missing) and robot
+ * cells (OPC UA) the config asks for with `sim://`, and returns the config with their real
+ * addresses.
+ */
+export async function startDemoHardware(config: Readonly<HubConfig>, dataDir: string, options: { cellPort?: number } = {}): Promise<DemoHardware> {
+  const printers = new Map<string, PrinterSimHandle>();
+  const ptys: PtyPair[] = [];
+  const cells = new Map<string, RobotCellHandle>();
+  const notes: string[] = [];
+  let socat = true;
+  const devices = [];
+  for (const d of config.devices) {
+    if (d.kind === "printer" && d.url.startsWith("sim:")) {
+      let pty: PtyPair | null = null;
+      if (socat) {
+        try {
+          pty = await openPtyPair();
+          ptys.push(pty);
+        } catch {
+          socat = false;
+          notes.push("socat is not installed: simulated printers talk over TCP instead of a pseudo-terminal (apt-get install socat for the real serial path)");
+        }
+      }
+      const sim = await startPrinterSim({ ...(pty !== null ? { pty } : { tcpPort: 0 }), speedFactor: 10, heatFactor: 5, name: d.name, seed: printers.size + 1 });
+      printers.set(d.id, sim);
+      devices.push({ ...d, url: sim.url });
+      continue;
+    }
+    if (d.kind === "robot-opcua" && d.endpoint.startsWith("sim:")) {
+      // 4841, next to the hub's own 4840, when free; tests ask for any free port (0).
+      const port = await someFreePort(options.cellPort ?? 4841);
+      const cell = await startRobotCell({ port, name: d.cell, armName: d.arm, certificateFolder: path.join(dataDir, `${d.id}-pki`), initialMode: OperationalMode.AUTOMATIC });
+      cells.set(d.id, cell);
+      devices.push({ ...d, endpoint: cell.endpointUrl });
+      continue;
+    }
+    if (d.kind === "robot-firmata" && d.url.startsWith("sim:")) {
+      notes.push(`${d.id}: the simulated Firmata arm is not available in this build; the station is left out`);
+      continue;
+    }
+    devices.push(d);
+  }
+  if (!existsSync(path.resolve("printers/catalogue"))) notes.push("printers/catalogue is missing: the printers have no approved models");
+  return {
+    config: { ...config, devices },
+    printers,
+    cells,
+    notes,
+    async stop() {
+      await Promise.allSettled([...printers.values()].map((p) => p.stop()));
+      await Promise.allSettled([...cells.values()].map((c) => c.stop()));
+      await Promise.allSettled(ptys.map((p) => p.close()));
+    },
+  };
+}
 
 export interface DemoSimulators {
   house: TinyHouseHandle | null;
   button: EstopButton | null;
+  /** The printers' enclosure door contacts, when the config has an `enclosures` device. */
+  doors: { device: SimDevice; open: Record<string, number> } | null;
   devices(): Map<string, SimDevice>;
   stop(): Promise<void>;
 }
 
 export const ESTOP_BUTTON_ID = "estop-button";
+export const ENCLOSURES_ID = "enclosures";
+
+/** The printers' enclosure door contacts: one channel per printer whose `door` points here. */
+function startDoors(config: Readonly<HubConfig>, brokerUrl: string, password: string | undefined, periodMs: number): DemoSimulators["doors"] {
+  if (password === undefined) return null;
+  const channels = config.devices.flatMap((d) => (d.kind === "printer" && d.door?.startsWith(`${ENCLOSURES_ID}.`) === true ? [d.door.slice(ENCLOSURES_ID.length + 1)] : []));
+  if (channels.length === 0) return null;
+  const open: Record<string, number> = Object.fromEntries(channels.map((c) => [c, 0]));
+  const device = new SimDevice({
+    brokerUrl,
+    site: config.site,
+    id: ENCLOSURES_ID,
+    password,
+    model: "TEC-SIM-DOORS",
+    channels: Object.fromEntries(channels.map((c) => [c, { unit: "", min: 0, max: 1, label: "Deur printerkast open" }])),
+    periodMs,
+    read: () => ({ ...open }),
+  });
+  return { device, open };
+}
 
 export async function startDemoSimulators(config: Readonly<HubConfig>, brokerUrl: string): Promise<DemoSimulators> {
   const th = config.simulators.tinyHouse;
@@ -38,15 +155,20 @@ export async function startDemoSimulators(config: Readonly<HubConfig>, brokerUrl
   const buttonPassword = passwords[ESTOP_BUTTON_ID];
   const button = th.enabled && buttonPassword !== undefined ? new EstopButton({ brokerUrl, site: config.site, id: ESTOP_BUTTON_ID, password: buttonPassword, periodMs: th.periodMs }) : null;
   await button?.start();
+  const doors = startDoors(config, brokerUrl, passwords[ENCLOSURES_ID], th.periodMs);
+  await doors?.device.start();
   return {
     house,
     button,
+    doors,
     devices() {
       const all = new Map(house?.devices ?? []);
       if (button !== null) all.set(ESTOP_BUTTON_ID, button.device);
+      if (doors !== null) all.set(ENCLOSURES_ID, doors.device);
       return all;
     },
     async stop() {
+      await doors?.device.stop();
       await button?.stop();
       await house?.stop();
     },
@@ -108,6 +230,20 @@ export function registerSimCommands(registry: CommandRegistry, sims: DemoSimulat
       else if (p.action === "restart") await d.restart();
       else d.reboot();
       return { device: p.device, action: p.action };
+    },
+  });
+  registry.register({
+    name: "sim.door",
+    summary: "Simulator: opens or closes a printer's enclosure door.",
+    roles: ["instructor", "technician"],
+    params: z.object({ channel: z.string().max(48), open: z.boolean() }).strict(),
+    target: (p) => `${ENCLOSURES_ID}.${p.channel}`,
+    run: (p) => {
+      const doors = sims.doors;
+      if (doors === null || !(p.channel in doors.open)) throw new HubError("NOT_FOUND", `no simulated door "${p.channel}"`);
+      doors.open[p.channel] = p.open ? 1 : 0;
+      doors.device.tick();
+      return { channel: p.channel, open: p.open };
     },
   });
   registry.register({

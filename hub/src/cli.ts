@@ -2,12 +2,12 @@
  * Command line: `start` runs the hub (and, if the config enables them, the simulators);
  * `check-config` validates a config file and exits non-zero with every problem listed.
  */
+import path from "node:path";
 import { pino } from "pino";
-import { type DemoSimulators, registerSimCommands, startDemoSimulators } from "../../simulators/demo.ts";
+import type { DemoHardware, DemoSimulators } from "../../simulators/demo.ts";
 import { hashSecret } from "./api/auth.ts";
 import { DEFAULT_CONFIG_PATH, loadConfig } from "./config/load.ts";
 import { HubError } from "./core/errors.ts";
-import { startHub } from "./main.ts";
 
 function usage(): never {
   console.error("usage: tec-hub start [config.yaml] | tec-hub check-config [config.yaml] | tec-hub hash-secret < secret");
@@ -27,9 +27,20 @@ function load(file: string) {
 }
 
 async function start(file: string): Promise<void> {
-  const { config, source, warnings } = load(file);
+  // Loaded here, not at the top: check-config and hash-secret need none of the hub's machinery.
+  const { startHub } = await import("./main.ts");
+  const { registerSimCommands, startDemoHardware, startDemoSimulators } = await import("../../simulators/demo.ts");
+  const loaded = load(file);
+  const { source, warnings } = loaded;
   for (const w of warnings) console.warn(`⚠ ${w}`);
   const logger = pino({ level: process.env.TEC_LOG_LEVEL ?? "info", base: undefined });
+  // Simulated printers and robot cells first: they fill in the config's sim:// addresses.
+  let hardware: DemoHardware | null = null;
+  let config = loaded.config;
+  if (config.simulators.tinyHouse.enabled) {
+    hardware = await startDemoHardware(config, path.dirname(path.resolve(config.storage.path)));
+    config = hardware.config;
+  }
   const hub = await startHub(config, { logger });
   let sims: DemoSimulators | null = null;
   const th = config.simulators.tinyHouse;
@@ -45,7 +56,7 @@ TEC Hub ${config.siteName} (${source})
   REST API    http://${host}:${hub.httpPort}/api/devices   (OpenAPI: /api/openapi.json, metrics: /metrics)
   OPC UA      ${hub.opcuaUrl ?? "off"}   (read-only: readings, device health, interlocks)
   MQTT        ${hub.mqttPort !== null ? `mqtt://${host}:${hub.mqttPort} (embedded broker)` : (config.broker.url ?? "")}${config.broker.observer !== null ? `\n  Watch it    mosquitto_sub -h localhost -p ${hub.mqttPort ?? 1883} -u ${config.broker.observer.username} -P ${config.broker.observer.password} -t 'tec/#' -v` : ""}
-  Simulators  ${sims !== null ? `Tiny House and e-stop button (${sims.devices().size} devices, ${th.speed}x speed)` : "off"}${config.users.length > 0 ? `\n  Logins      ${config.users.map((u) => `${u.name} (${u.role})`).join(", ")}` : ""}
+  Simulators  ${sims !== null ? `Tiny House and e-stop button (${sims.devices().size} devices, ${th.speed}x speed)` : "off"}${hardware !== null && (hardware.printers.size > 0 || hardware.cells.size > 0) ? `\n  Stations    ${[...hardware.printers.keys(), ...hardware.cells.keys()].join(", ")} (simulated)` : ""}${(hardware?.notes ?? []).map((n) => `\n  Note        ${n}`).join("")}${config.users.length > 0 ? `\n  Logins      ${config.users.map((u) => `${u.name} (${u.role})`).join(", ")}` : ""}
 Press Ctrl-C to stop.
 `);
   let stopping = false;
@@ -62,6 +73,7 @@ Press Ctrl-C to stop.
       try {
         await sims?.stop();
         await hub.stop();
+        await hardware?.stop();
         console.log("stopped cleanly");
         process.exit(0);
       } catch (error) {

@@ -42,8 +42,8 @@ describe("technician workbench", () => {
     await page.locator("#login-secret").fill("technician");
     await page.getByRole("button", { name: "Inloggen" }).click();
     const rows = page.locator('[data-testid="device-table"] tbody[data-device]');
-    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(7);
-    await expect.poll(() => page.locator('[data-testid="device-table"] tbody[data-state="ready"]').count(), { timeout: 15_000 }).toBe(7);
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(demo.config.devices.length);
+    await expect.poll(() => page.locator('[data-testid="device-table"] tbody[data-state="ready"]').count(), { timeout: 20_000 }).toBe(demo.config.devices.length);
     const water = page.locator('tbody[data-device="water"]');
     expect(await water.locator(".dev-row").innerText()).toMatch(/TEC-SIM-WATER · sim-1\.0\.0/);
     expect(await water.locator(".dev-row").innerText()).toMatch(/-\d+ dBm · (goed|matig|zwak)/);

@@ -10,19 +10,21 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../hub/src/config/load.ts";
 import type { DeviceView } from "../../hub/src/core/types.ts";
 import { startHub, type Hub } from "../../hub/src/main.ts";
-import { type DemoSimulators, startDemoSimulators } from "../../simulators/demo.ts";
+import { type DemoHardware, type DemoSimulators, startDemoHardware, startDemoSimulators } from "../../simulators/demo.ts";
 import { until } from "./harness.ts";
 
 describe("Tiny House demo", () => {
   let dir: string;
   let hub: Hub;
   let sims: DemoSimulators;
+  let hardware: DemoHardware;
   let url: string;
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), "tec-demo-"));
     const { config } = loadConfig("config/demo.yaml", { TEC_HTTP_PORT: "0", TEC_MQTT_PORT: "0", TEC_DB_PATH: path.join(dir, "demo.db") });
-    hub = await startHub({ ...config, http: { ...config.http, host: "127.0.0.1" }, broker: { ...config.broker, host: "127.0.0.1" }, opcua: { ...config.opcua, enabled: false } });
+    hardware = await startDemoHardware({ ...config, http: { ...config.http, host: "127.0.0.1" }, broker: { ...config.broker, host: "127.0.0.1" }, opcua: { ...config.opcua, enabled: false, pkiFolder: path.join(dir, "opcua") } }, dir, { cellPort: 0 });
+    hub = await startHub(hardware.config);
     url = `http://127.0.0.1:${hub.httpPort}`;
     // Noon in June, ten simulated minutes a second: the sun is up.
     sims = await startDemoSimulators(
@@ -33,17 +35,18 @@ describe("Tiny House demo", () => {
   afterAll(async () => {
     await sims?.stop();
     await hub?.stop();
+    await hardware?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
   const devices = async () => ((await (await fetch(`${url}/api/devices`)).json()) as { result: DeviceView[] }).result;
 
-  it("brings all seven devices to ready with simulated values", async () => {
+  it("brings every demo device, printers and robot cell included, to ready with simulated values", async () => {
     const list = await until(async () => {
       const l = await devices();
       return l.every((d) => d.state === "ready") ? l : undefined;
-    }, 10_000, "all devices ready");
-    expect(list.map((d) => d.id).sort()).toEqual(["battery", "climate", "estop-button", "grid-meter", "heat-pump", "pv-inverter", "water"]);
+    }, 20_000, "all devices ready");
+    expect(list.map((d) => d.id).sort()).toEqual(["battery", "climate", "enclosures", "estop-button", "grid-meter", "heat-pump", "printer-1", "printer-2", "pv-inverter", "robot-cell", "water"]);
     expect(list.every((d) => d.simulated)).toBe(true);
     const pv = list.find((d) => d.id === "pv-inverter");
     expect(pv?.channels.pvPowerW?.value).toBeGreaterThan(100);

@@ -12,7 +12,7 @@ import { build } from "vite";
 import { loadConfig } from "../../hub/src/config/load.ts";
 import type { HubConfig } from "../../hub/src/config/schema.ts";
 import { startHub, type Hub } from "../../hub/src/main.ts";
-import { type DemoSimulators, registerSimCommands, startDemoSimulators } from "../../simulators/demo.ts";
+import { type DemoHardware, type DemoSimulators, registerSimCommands, startDemoHardware, startDemoSimulators } from "../../simulators/demo.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const DASHBOARD = path.join(ROOT, "dashboard");
@@ -20,6 +20,8 @@ const DASHBOARD = path.join(ROOT, "dashboard");
 export interface DemoHub {
   hub: Hub;
   sims: DemoSimulators;
+  /** The simulated printers and robot cell. */
+  hardware: DemoHardware;
   config: Readonly<HubConfig>;
   url: string;
   /** Logs in over REST and answers the bearer token. */
@@ -58,7 +60,10 @@ export async function bootDemoHub(options: { start?: string; speed?: number; per
   const dashboard = await dashboardDir();
   const { config } = loadConfig(path.join(ROOT, "config/demo.yaml"), { TEC_HTTP_PORT: "0", TEC_MQTT_PORT: "0", TEC_DB_PATH: path.join(dir, "demo.db") });
   // The hub's OPC UA server has a fixed port and a certificate folder: not for parallel browser tests.
-  const cfg: HubConfig = { ...config, http: { ...config.http, host: "127.0.0.1" }, broker: { ...config.broker, host: "127.0.0.1" }, opcua: { ...config.opcua, enabled: false } };
+  const base: HubConfig = { ...config, http: { ...config.http, host: "127.0.0.1" }, broker: { ...config.broker, host: "127.0.0.1" }, opcua: { ...config.opcua, enabled: false, pkiFolder: path.join(dir, "opcua") } };
+  // The simulated printers and robot cell fill in the config's sim:// addresses, as `npm start` does.
+  const hardware = await startDemoHardware(base, dir, { cellPort: 0 });
+  const cfg = hardware.config;
   const hub = await startHub(cfg, { dashboardDir: dashboard.dir });
   const url = `http://127.0.0.1:${hub.httpPort}`;
   const sims = await startDemoSimulators(
@@ -89,6 +94,7 @@ export async function bootDemoHub(options: { start?: string; speed?: number; per
   return {
     hub,
     sims,
+    hardware,
     config: cfg,
     url,
     async login(name, secret) {
@@ -100,6 +106,7 @@ export async function bootDemoHub(options: { start?: string; speed?: number; per
     async close() {
       await sims.stop();
       await hub.stop();
+      await hardware.stop();
       dashboard.cleanup();
       rmSync(dir, { recursive: true, force: true });
     },

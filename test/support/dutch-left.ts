@@ -13,5 +13,7 @@ const DUTCH_ONLY = Object.values(STRINGS)
 export async function dutchLeft(page: Page, names: readonly string[] = ["begeleider", "technicus"]): Promise<string[]> {
   let text = await page.locator("body").innerText();
   for (const n of names) text = text.split(n).join("");
-  return DUTCH_ONLY.filter((d) => text.includes(d));
+  // Whole words only: "alle" is Dutch, but it is also inside English words such as "installed".
+  const escape = (d: string) => d.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return DUTCH_ONLY.filter((d) => new RegExp(`(^|[^\\p{L}])${escape(d)}($|[^\\p{L}])`, "u").test(text));
 }

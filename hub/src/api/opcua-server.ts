@@ -34,8 +34,9 @@ export interface OpcuaServerOptions {
   version: string;
 }
 
-const READ_ONLY = { accessLevel: "CurrentRead", userAccessLevel: "CurrentRead" } as const;
 const SAMPLING_MS = 250;
+/** Every variable: read-only, and sampled often enough for a SCADA screen. */
+const READ_ONLY = { accessLevel: "CurrentRead", userAccessLevel: "CurrentRead", minimumSamplingInterval: SAMPLING_MS } as const;
 
 export class HubOpcuaServer {
   private server: OPCUAServer | null = null;
@@ -100,7 +101,7 @@ export class HubOpcuaServer {
     if (entry === undefined) {
       const node = ns.addObject({ componentOf: folder, browseName: id, displayName: view.name });
       const str = (name: string, read: () => string) =>
-        ns.addVariable({ componentOf: node, browseName: name, dataType: "String", minimumSamplingInterval: SAMPLING_MS, ...READ_ONLY, value: { get: () => new Variant({ dataType: DataType.String, value: read() }) } });
+        ns.addVariable({ componentOf: node, browseName: name, dataType: "String", ...READ_ONLY, value: { get: () => new Variant({ dataType: DataType.String, value: read() }) } });
       str("State", () => this.ctx.registry.view(id)?.state ?? "unknown");
       str("StateReason", () => this.ctx.registry.view(id)?.stateReason ?? "");
       str("Firmware", () => this.ctx.registry.view(id)?.firmware ?? "");
@@ -123,7 +124,6 @@ export class HubOpcuaServer {
         displayName: spec.label ?? channel,
         description: spec.unit,
         dataType: "Double",
-        minimumSamplingInterval: SAMPLING_MS,
         ...READ_ONLY,
         value: { timestamped_get: () => this.channelValue(id, channel) },
       });
@@ -143,7 +143,7 @@ export class HubOpcuaServer {
     const node = ns.addObject({ componentOf: folder, browseName: id, displayName: this.ctx.interlocks.view(id)?.name.en ?? id });
     const view = () => this.ctx.interlocks.view(id);
     const str = (name: string, read: () => string) =>
-      ns.addVariable({ componentOf: node, browseName: name, dataType: "String", minimumSamplingInterval: SAMPLING_MS, ...READ_ONLY, value: { get: () => new Variant({ dataType: DataType.String, value: read() }) } });
+      ns.addVariable({ componentOf: node, browseName: name, dataType: "String", ...READ_ONLY, value: { get: () => new Variant({ dataType: DataType.String, value: read() }) } });
     str("Status", () => view()?.status ?? "unknown");
     str("Cause", () => view()?.cause?.detail.en ?? "");
     str("Reason", () => view()?.reason.en ?? "");
@@ -151,7 +151,6 @@ export class HubOpcuaServer {
       componentOf: node,
       browseName: "Latched",
       dataType: "Boolean",
-      minimumSamplingInterval: SAMPLING_MS,
       ...READ_ONLY,
       value: { get: () => new Variant({ dataType: DataType.Boolean, value: view()?.latched ?? false }) },
     });

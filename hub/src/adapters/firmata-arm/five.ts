@@ -108,6 +108,9 @@ export function openFirmataBoard(options: FirmataBoardLinkOptions): Promise<Firm
   io.on("error", noop); // port errors also close the port, which is what we act on
   const board = new five.Board({ io, repl: false, debug: false, sigint: false, timeout: options.readyTimeoutMs });
   const lostFns: Array<(reason: string) => void> = [];
+  const T0 = Date.now(); const dbg = (m: string) => process.stderr.write(`DBG ${options.path.slice(-12)} +${Date.now() - T0} ${m}\n`);
+  port.on("data", (d: Buffer) => dbg("rx " + d.toString("hex")));
+  port.on("open", () => dbg("open event"));
   let closing = false;
   let lost = false;
 
@@ -149,6 +152,7 @@ export function openFirmataBoard(options: FirmataBoardLinkOptions): Promise<Firm
       void close().then(() => reject(error));
     };
     board.once("ready", () => {
+      dbg("ready");
       if (settled) return;
       settled = true;
       resolve(session);
@@ -168,7 +172,9 @@ export function openFirmataBoard(options: FirmataBoardLinkOptions): Promise<Firm
       if (e) return fail(new HubError("TRANSPORT_FAILED", `cannot open ${options.path}: ${e.message}`));
       // A pty (and a USB CDC port after a replug) can hold stale bytes: start clean. firmata.js
       // writes nothing before its reportVersionTimeout, so nothing of ours is flushed away.
+      dbg("open cb");
       port.flush(() => {
+        dbg("flushed");
         // A board that does not reset on open (a pty, a Leonardo, an Uno with the reset cut) sent
         // its banner long ago, and a banner cut in half by the flush leaves firmata.js waiting for
         // a firmware report that never comes. Asking at once covers both; an Uno that does reset
