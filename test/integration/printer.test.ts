@@ -6,7 +6,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import type { StationView } from "../../hub/src/core/stations/stations.ts";
 import { openPtyPair, type PtyPair } from "../../simulators/common/pty-pair.ts";
 import type { PrinterFault } from "../../simulators/printer/faults.ts";
