@@ -7,6 +7,7 @@ import { Server as SocketServer } from "socket.io";
 import { MqttDeviceAdapter } from "./adapters/mqtt-device/adapter.ts";
 import { buildOpcuaRobots } from "./adapters/opcua-robot/index.ts";
 import { buildPrinters } from "./adapters/printer/index.ts";
+import { buildSerialBoards } from "./adapters/serial-board/index.ts";
 import { HubPresence } from "./adapters/mqtt-device/presence.ts";
 import { AuthService } from "./api/auth.ts";
 import { registerHubCommands } from "./api/command-set.ts";
@@ -138,7 +139,11 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
   await broker?.start();
   const link = makeLink();
   const adapter = new MqttDeviceAdapter({ site: config.site, link, pipeline });
-  const commands = new CommandService({ clock, registry, bus }, adapter);
+  const serialBoards = buildSerialBoards(config, { clock, logger, pipeline, registry });
+  // The one command path: each command goes out over the carrier its device uses.
+  const commands = new CommandService({ clock, registry, bus }, {
+    sendCommand: (deviceId, actuator, message) => (serialBoards.get(deviceId) ?? adapter).sendCommand(deviceId, actuator, message),
+  });
   pipeline.setAckSink(commands);
   const keeper = new ActuatorKeeper({ clock, registry, commands, logger: logger.child({ module: "keeper" }) });
   const presence = new HubPresence({ site: config.site, link, clock });
@@ -237,7 +242,7 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
   // API: one command registry for HTTP and socket.io; sessions; live stream.
   const auth = new AuthService({ clock, logger: logger.child({ module: "auth" }), users: config.users, sessions: config.sessions });
   const commandRegistry = new CommandRegistry({ clock, audit, logger: logger.child({ module: "commands" }) });
-  registerHubCommands(commandRegistry, { interlocks: safety, alarms, keeper, commands, registry, stations, visits, onStarted: (device, actuator) => visits.active !== null && visitHolds.add(`${device}/${actuator}`) });
+  registerHubCommands(commandRegistry, { interlocks: safety, alarms, keeper, commands, registry, stations, visits, serialBoards, onStarted: (device, actuator) => visits.active !== null && visitHolds.add(`${device}/${actuator}`) });
 
   const live = new LiveStream({ clock, bus, registry }, { site: config.site, siteName: config.siteName, ...config.live });
   live.useSafety({
@@ -297,9 +302,10 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
   monitor.start();
   keeper.start();
   for (const d of config.devices) {
-    if (d.kind !== "mqtt") continue;
+    if (d.kind !== "mqtt" && d.kind !== "serial") continue;
     for (const [actuator, value] of Object.entries(d.hold)) keeper.holdWhenPermitted(asDeviceId(d.id), actuator, value);
   }
+  for (const b of serialBoards.values()) b.start();
   for (const p of printers.stations) p.connect();
   for (const r of robots) r.connect();
 
@@ -355,6 +361,7 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
       unsubscribeAlarms();
       keeper.stop();
       visits.stop();
+      await Promise.allSettled([...serialBoards.values()].map((b) => b.stop()));
       await stations.stopAll();
       safety.stop();
       enforcer.stop();

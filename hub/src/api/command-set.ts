@@ -11,6 +11,7 @@ import type { InterlockService } from "../core/interlock/service.ts";
 import type { Registry } from "../core/registry/registry.ts";
 import type { StationRegistry } from "../core/stations/stations.ts";
 import type { VisitService } from "../core/visits/visits.ts";
+import type { SerialBoard } from "../adapters/serial-board/adapter.ts";
 import { asDeviceId } from "../core/types.ts";
 import type { CommandRegistry } from "./commands.ts";
 
@@ -26,6 +27,8 @@ export interface HubCommandDeps {
   registry: Registry;
   stations: StationRegistry;
   visits: VisitService;
+  /** Serial boards by id, for releasing a port to flash firmware. */
+  serialBoards: ReadonlyMap<string, SerialBoard>;
   /** An instructor started an actuator (the visit returns it to safe when it ends). */
   onStarted: (device: string, actuator: string) => void;
 }
@@ -33,6 +36,33 @@ export interface HubCommandDeps {
 const stationId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,47}$/, "must be a station id");
 
 export function registerHubCommands(registry: CommandRegistry, deps: HubCommandDeps): void {
+  const board = (id: string): SerialBoard => {
+    const b = deps.serialBoards.get(id);
+    if (b === undefined) throw new HubError("NOT_FOUND", `no serial board "${id}"`);
+    return b;
+  };
+  registry.register({
+    name: "port.release",
+    summary: "Lets go of a serial board's port (to flash its firmware); the hub does not reopen it until port.reclaim. Its actuators fall back to safe on the board.",
+    roles: ["technician"],
+    params: z.object({ device: deviceRef }).strict(),
+    target: (p) => p.device,
+    run: async (p) => {
+      await board(p.device).release();
+      return { device: p.device, port: "released" };
+    },
+  });
+  registry.register({
+    name: "port.reclaim",
+    summary: "Takes a released serial port back: the hub reopens it and greets the board again.",
+    roles: ["technician"],
+    params: z.object({ device: deviceRef }).strict(),
+    target: (p) => p.device,
+    run: (p) => {
+      board(p.device).reclaim();
+      return { device: p.device, port: "reclaimed" };
+    },
+  });
   registry.register({
     name: "visit.start",
     summary: "Opens a class visit: which stations this class may use, for how long. A robot starts only during a visit open to it.",

@@ -106,6 +106,19 @@ const MqttDevice = z
   })
   .strict();
 
+const SerialBoardDevice = z
+  .object({
+    kind: z.literal("serial"),
+    id: deviceId,
+    name: z.string().min(1).max(80),
+    /** `serial:///dev/ttyUSB0?baud=115200`, `serial://?vid=2341&pid=0043&serial=…`, `tcp://…`; `sim://` in the demo. */
+    url: z.string().min(1).max(300),
+    simulated: z.boolean().default(false),
+    /** As for MQTT devices: actuator values the hub holds while nothing forbids them. */
+    hold: z.record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9]{0,47}$/), z.number()).default({}),
+  })
+  .strict();
+
 const PrinterDevice = z
   .object({
     kind: z.literal("printer"),
@@ -180,7 +193,7 @@ const RobotFirmataDevice = z
   })
   .strict();
 
-export const DeviceConfig = z.discriminatedUnion("kind", [MqttDevice, PrinterDevice, RobotOpcuaDevice, RobotFirmataDevice]);
+export const DeviceConfig = z.discriminatedUnion("kind", [MqttDevice, SerialBoardDevice, PrinterDevice, RobotOpcuaDevice, RobotFirmataDevice]);
 export type DeviceConfig = z.infer<typeof DeviceConfig>;
 
 const TinyHouseSimConfig = z

@@ -34,6 +34,7 @@ export type RejectCode =
   | "out-of-range"
   | "too-many-readings"
   | "duplicate"
+  | "bad-line"
   | "acl-denied"
   | "auth-failed"
   | "shed";

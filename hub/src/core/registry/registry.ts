@@ -247,6 +247,14 @@ export class Registry {
     return true;
   }
 
+  /** Lines or messages a carrier with its own numbering (a serial line) saw go missing. */
+  countGap(id: DeviceId, missed: number): void {
+    const rec = this.devices.get(id);
+    if (rec === undefined || missed <= 0) return;
+    rec.counters.gaps += 1;
+    rec.counters.missedMessages += missed;
+  }
+
   /** Freshness and message rates; call a few times a second from the clock. */
   sweep(): void {
     const now = this.ctx.clock.now();
