@@ -17,6 +17,7 @@ import { EstopButton } from "./estop-button/index.ts";
 import { type PrinterSimHandle, startPrinterSim } from "./printer/index.ts";
 import { OperationalMode } from "./robot-cell/cell.ts";
 import { type RobotCellHandle, startRobotCell } from "./robot-cell/server.ts";
+import { SerialBoardSim } from "./serial-board/index.ts";
 import { startTinyHouse, type TinyHouseHandle } from "./tiny-house/index.ts";
 
 /** Simulated hardware that must exist before the hub starts: it fills in the config's `sim://` addresses. */
@@ -24,6 +25,7 @@ export interface DemoHardware {
   config: HubConfig;
   printers: Map<string, PrinterSimHandle>;
   cells: Map<string, RobotCellHandle>;
+  boards: Map<string, SerialBoardSim>;
   /** Printed for the person starting the demo: what runs where, and what could not. */
   notes: string[];
   stop(): Promise<void>;
@@ -59,21 +61,33 @@ export async function startDemoHardware(config: Readonly<HubConfig>, dataDir: st
   const printers = new Map<string, PrinterSimHandle>();
   const ptys: PtyPair[] = [];
   const cells = new Map<string, RobotCellHandle>();
+  const boards = new Map<string, SerialBoardSim>();
   const notes: string[] = [];
   let socat = true;
   const devices = [];
+  const tryPty = async (): Promise<PtyPair | null> => {
+    if (!socat) return null;
+    try {
+      const pty = await openPtyPair();
+      ptys.push(pty);
+      return pty;
+    } catch {
+      socat = false;
+      notes.push("socat is not installed: simulated printers and serial boards talk over TCP instead of a pseudo-terminal (apt-get install socat for the real serial path)");
+      return null;
+    }
+  };
   for (const d of config.devices) {
+    if (d.kind === "serial" && d.url.startsWith("sim:")) {
+      const pty = await tryPty();
+      const board = new SerialBoardSim(pty !== null ? { pty } : { tcpPort: 0 });
+      await board.start();
+      boards.set(d.id, board);
+      devices.push({ ...d, url: board.url });
+      continue;
+    }
     if (d.kind === "printer" && d.url.startsWith("sim:")) {
-      let pty: PtyPair | null = null;
-      if (socat) {
-        try {
-          pty = await openPtyPair();
-          ptys.push(pty);
-        } catch {
-          socat = false;
-          notes.push("socat is not installed: simulated printers talk over TCP instead of a pseudo-terminal (apt-get install socat for the real serial path)");
-        }
-      }
+      const pty = await tryPty();
       const sim = await startPrinterSim({ ...(pty !== null ? { pty } : { tcpPort: 0 }), speedFactor: 10, heatFactor: 5, name: d.name, seed: printers.size + 1 });
       printers.set(d.id, sim);
       devices.push({ ...d, url: sim.url });
@@ -98,8 +112,10 @@ export async function startDemoHardware(config: Readonly<HubConfig>, dataDir: st
     config: { ...config, devices },
     printers,
     cells,
+    boards,
     notes,
     async stop() {
+      await Promise.allSettled([...boards.values()].map((b) => b.stop()));
       await Promise.allSettled([...printers.values()].map((p) => p.stop()));
       await Promise.allSettled([...cells.values()].map((c) => c.stop()));
       await Promise.allSettled(ptys.map((p) => p.close()));

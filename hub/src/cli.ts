@@ -56,7 +56,7 @@ TEC Hub ${config.siteName} (${source})
   REST API    http://${host}:${hub.httpPort}/api/devices   (OpenAPI: /api/openapi.json, metrics: /metrics)
   OPC UA      ${hub.opcuaUrl ?? "off"}   (read-only: readings, device health, interlocks)
   MQTT        ${hub.mqttPort !== null ? `mqtt://${host}:${hub.mqttPort} (embedded broker)` : (config.broker.url ?? "")}${config.broker.observer !== null ? `\n  Watch it    mosquitto_sub -h localhost -p ${hub.mqttPort ?? 1883} -u ${config.broker.observer.username} -P ${config.broker.observer.password} -t 'tec/#' -v` : ""}
-  Simulators  ${sims !== null ? `Tiny House and e-stop button (${sims.devices().size} devices, ${th.speed}x speed)` : "off"}${hardware !== null && (hardware.printers.size > 0 || hardware.cells.size > 0) ? `\n  Stations    ${[...hardware.printers.keys(), ...hardware.cells.keys()].join(", ")} (simulated)` : ""}${(hardware?.notes ?? []).map((n) => `\n  Note        ${n}`).join("")}${config.users.length > 0 ? `\n  Logins      ${config.users.map((u) => `${u.name} (${u.role})`).join(", ")}` : ""}
+  Simulators  ${sims !== null ? `Tiny House and e-stop button (${sims.devices().size} devices, ${th.speed}x speed)` : "off"}${hardware !== null && (hardware.printers.size > 0 || hardware.cells.size > 0) ? `\n  Stations    ${[...hardware.printers.keys(), ...hardware.cells.keys()].join(", ")} (simulated)` : ""}${hardware !== null && hardware.boards.size > 0 ? `\n  Serial      ${[...hardware.boards.entries()].map(([id, b]) => `${id} on ${b.url}`).join(", ")} (simulated)` : ""}${(hardware?.notes ?? []).map((n) => `\n  Note        ${n}`).join("")}${config.users.length > 0 ? `\n  Logins      ${config.users.map((u) => `${u.name} (${u.role})`).join(", ")}` : ""}
 Press Ctrl-C to stop.
 `);
   let stopping = false;

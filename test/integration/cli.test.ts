@@ -21,7 +21,7 @@ function checkConfig(yaml: string | null, file = "c.yaml") {
 describe("check-config", () => {
   it("accepts the demo config", () => {
     const r = spawnSync(process.execPath, ["--import", "tsx", "hub/src/cli.ts", "check-config", "config/demo.yaml"], { cwd: ROOT, encoding: "utf8" });
-    expect(r.stdout).toMatch(/✓ .*demo\.yaml: site "tec-deventer", 7 device\(s\), broker embedded/);
+    expect(r.stdout).toMatch(/✓ .*demo\.yaml: site "tec-deventer", \d+ device\(s\), broker embedded/);
     expect(r.status).toBe(0);
   });
 
