@@ -78,7 +78,20 @@ export async function startPrinterSim(opts: PrinterSimOptions): Promise<PrinterS
       void handle?.unplug();
     },
   });
-  const rx = new LinePacer(clock, baud, (bytes) => firmware.receive(bytes));
+  // A pty carries no DTR, so the auto-reset USB printers do when a host opens the port cannot
+  // happen by itself: a halted firmware that hears a host's hello (`M110 N0`) after a pause of a
+  // second or more resets, as the real board would have when the host reopened the port.
+  let lastRxAt = 0;
+  const rx = new LinePacer(clock, baud, (bytes) => {
+    const now = clock.now();
+    const state = firmware.snapshot().state;
+    if ((state === "killed" || state === "stopped") && now - lastRxAt >= 1000 && /M110 N0/.test(bytes.toString("latin1"))) {
+      log(`${name}: host reopened the port after a halt: reset (DTR)`);
+      firmware.reset();
+    }
+    lastRxAt = now;
+    firmware.receive(bytes);
+  });
   const link: Link = { firmware, tx, rx, log, name, setSink: (s) => (sink = s) };
   handle = opts.tcpPort !== undefined ? await serveTcp(link, opts.tcpPort) : await openSerial(link, opts.pty?.devicePath ?? opts.path ?? "", baud, opts.pty);
   return handle;

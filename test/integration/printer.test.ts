@@ -176,6 +176,29 @@ describe("printer station (Marlin over a pty)", () => {
     }
   });
 
+  it("the emergency stop sends M112 at once, the job stops and says why; after the reset the printer is ready, printing nothing", async () => {
+    const hh = await boot();
+    const d = await door(hh);
+    try {
+      await ready(hh);
+      const juf = await staff(hh, "juf");
+      await juf("station.start", { station: "printer-1", program: "long" });
+      await until(async () => (await station(hh)).state === "running", 15_000, "printing");
+      expect((await juf("estop.trigger")).body.ok).toBe(true);
+      // M112 jumps the queue: the firmware is killed, not merely paused.
+      await until(() => sim?.firmware.snapshot().state === "killed", 5000, "firmware killed by M112");
+      await until(async () => (await station(hh)).state === "faulted", 5000, "faulted");
+      const jobs = (await hh.get<{ result: Array<{ state: string; reason: string }> }>("/api/jobs?station=printer-1")).body.result;
+      expect(jobs[0]).toMatchObject({ state: "failed" });
+      expect(jobs[0]?.reason).toMatch(/emergency stop/);
+      expect((await juf("interlock.reset", { id: "estop" })).body.ok).toBe(true);
+      await until(async () => (await station(hh)).state === "idle", 15_000, "ready again after the reset");
+      expect((await station(hh)).program).toBeNull();
+    } finally {
+      d.stop();
+    }
+  });
+
   it("refuses to heat a printer whose M115 reports no thermal protection", async () => {
     const hh = await boot([{ kind: "noThermalProtection" }]);
     const d = await door(hh);

@@ -45,7 +45,7 @@ const rigs: Rig[] = [];
 
 async function rig(opts: { door?: boolean; killSocatOnUnplug?: boolean; arm?: Partial<FirmataArmOptions> } = {}): Promise<Rig> {
   const pty = await openPtyPair();
-  const pins = opts.door === false ? {} : { 2: 1 as const };
+  const pins: Record<number, 0 | 1> = opts.door === false ? {} : { 2: 1 };
   const sim = await startFirmataBoard(opts.killSocatOnUnplug === false ? { path: pty.devicePath, pins } : { pty, pins });
   const writes: ServoWrite[] = [];
   sim.events.on("servo", (w) => writes.push(w));

@@ -3,8 +3,8 @@
  * arm needs, behind explicit interfaces, so nothing `any` leaks into the adapter.
  *
  * The serial port is ours (serialport 13, which firmata.js would construct with a v8-era signature):
- * firmata.js takes a port object as its transport, johnny-five takes the firmata.js instance as its
- * io. Library gotchas handled here:
+ * firmata.js takes a transport object (the port behind a flush gate, below), johnny-five takes the
+ * firmata.js instance as its io. Library gotchas handled here:
  * - `Board` registers a SIGINT handler that exits the process unless `sigint: false`.
  * - `Board` emits "error" (an Error, and a log record before it) when "ready" does not follow
  *   "connect" within `timeout`, and firmata.js emits "error" on its io before "ready"; an emitter
@@ -14,6 +14,7 @@
  * - johnny-five keeps every Board it ever made in a module-level list, so each reconnect leaves a
  *   small dead Board behind (a few kB; a school day has a handful of reconnects).
  */
+import { EventEmitter } from "node:events";
 import { createRequire } from "node:module";
 import { SerialPort } from "serialport";
 import { HubError } from "../../core/errors.ts";
@@ -31,7 +32,11 @@ interface FirmataIo {
   on(event: "error", fn: (error: Error) => void): unknown;
   removeAllListeners(): unknown;
 }
-type FirmataConstructor = new (port: SerialPort, options: { reportVersionTimeout: number }) => FirmataIo;
+/** What firmata.js needs of a transport: these four events and `write`. */
+interface FirmataTransport extends EventEmitter {
+  write(data: Buffer, callback: () => void): void;
+}
+type FirmataConstructor = new (transport: FirmataTransport, options: { reportVersionTimeout: number }) => FirmataIo;
 type FirmataIoModule = (transport: typeof SerialPort) => FirmataConstructor;
 
 /** A johnny-five log record ("error" is emitted with one of these as well as with Errors). */
@@ -101,16 +106,41 @@ export interface FirmataBoardSession {
 const noop = (): void => {};
 const messageOf = (e: Error | FiveLogEvent | null | undefined): string => (e instanceof Error ? e.message : (e?.message ?? "unknown error"));
 
+/**
+ * The serial port as firmata.js sees it: "open" only once stale input has been flushed, and no data
+ * before that. Handing firmata.js the port itself lets it read a half-flushed boot banner and write
+ * its capability query just before the flush (TCIOFLUSH) throws that query away: the handshake then
+ * waits for an answer to a question that was never sent.
+ */
+function flushedTransport(port: SerialPort): FirmataTransport & { open(done: (error: Error | null) => void): void } {
+  const transport = new EventEmitter() as FirmataTransport & { open(done: (error: Error | null) => void): void };
+  let flushed = false;
+  port.on("data", (chunk: Buffer) => {
+    if (flushed) transport.emit("data", chunk);
+  });
+  port.on("close", (error: Error | null) => transport.emit("close", error));
+  port.on("error", (error: Error) => transport.emit("error", error));
+  transport.write = (data, callback) => void port.write(data, callback);
+  transport.open = (done) =>
+    port.open((error) => {
+      if (error) return done(error);
+      port.flush(() => {
+        flushed = true;
+        transport.emit("open");
+        done(null);
+      });
+    });
+  return transport;
+}
+
 /** Opens the port and waits for the Firmata handshake; rejects with HubError TRANSPORT_FAILED or DEVICE_TIMEOUT. */
 export function openFirmataBoard(options: FirmataBoardLinkOptions): Promise<FirmataBoardSession> {
   const port = new SerialPort({ path: options.path, baudRate: options.baud, autoOpen: false });
-  const io = new Firmata(port, { reportVersionTimeout: options.reportVersionTimeoutMs });
+  const transport = flushedTransport(port);
+  const io = new Firmata(transport, { reportVersionTimeout: options.reportVersionTimeoutMs });
   io.on("error", noop); // port errors also close the port, which is what we act on
   const board = new five.Board({ io, repl: false, debug: false, sigint: false, timeout: options.readyTimeoutMs });
   const lostFns: Array<(reason: string) => void> = [];
-  const T0 = Date.now(); const dbg = (m: string) => process.stderr.write(`DBG ${options.path.slice(-12)} +${Date.now() - T0} ${m}\n`);
-  port.on("data", (d: Buffer) => dbg("rx " + d.toString("hex")));
-  port.on("open", () => dbg("open event"));
   let closing = false;
   let lost = false;
 
@@ -152,7 +182,6 @@ export function openFirmataBoard(options: FirmataBoardLinkOptions): Promise<Firm
       void close().then(() => reject(error));
     };
     board.once("ready", () => {
-      dbg("ready");
       if (settled) return;
       settled = true;
       resolve(session);
@@ -168,22 +197,15 @@ export function openFirmataBoard(options: FirmataBoardLinkOptions): Promise<Firm
         for (const fn of lostFns) fn(reason);
       });
     });
-    port.open((e) => {
+    transport.open((e) => {
       if (e) return fail(new HubError("TRANSPORT_FAILED", `cannot open ${options.path}: ${e.message}`));
-      // A pty (and a USB CDC port after a replug) can hold stale bytes: start clean. firmata.js
-      // writes nothing before its reportVersionTimeout, so nothing of ours is flushed away.
-      dbg("open cb");
-      port.flush(() => {
-        dbg("flushed");
-        // A board that does not reset on open (a pty, a Leonardo, an Uno with the reset cut) sent
-        // its banner long ago, and a banner cut in half by the flush leaves firmata.js waiting for
-        // a firmware report that never comes. Asking at once covers both; an Uno that does reset
-        // answers after booting, and an answer twice is harmless (firmata.js listens once).
-        if (options.eagerHandshake && !closing) {
-          io.reportVersion(noop);
-          io.queryFirmware(noop);
-        }
-      });
+      // A board that does not reset on open (a pty, a Leonardo, an Uno with the reset cut) sent its
+      // banner long ago; firmata.js alone would wait reportVersionTimeout before asking. An Uno that
+      // does reset answers once booted, and a second answer is harmless (firmata.js listens once).
+      if (options.eagerHandshake) {
+        io.reportVersion(noop);
+        io.queryFirmware(noop);
+      }
     });
   });
 }

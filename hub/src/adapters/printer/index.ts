@@ -33,7 +33,7 @@ export interface Printers {
   stations: PrinterStation[];
   rules: EngineRule[];
   catalogues: Map<string, string>;
-  /** Called when one of a printer's latched trips has been reset: reconnect (reset) the printer. */
+  /** Called when a printer's latched trip, or the emergency stop, has been reset: reconnect (reset) the halted printers. */
   recoverFor(ruleId: string): Promise<void>;
 }
 
@@ -72,8 +72,9 @@ export function buildPrinters(config: Readonly<HubConfig>, w: PrinterWiring): Pr
     rules,
     catalogues,
     async recoverFor(ruleId) {
-      const station = stations.find((s) => ruleId === firmwareRuleId(s.id) || ruleId === thermalRuleId(s.id));
-      await station?.recover();
+      // The emergency stop halted every printer with M112: once it is reset, each is reset too.
+      const which = ruleId === "estop" ? stations : stations.filter((s) => ruleId === firmwareRuleId(s.id) || ruleId === thermalRuleId(s.id));
+      await Promise.allSettled(which.map((s) => s.recover()));
     },
   };
 }
