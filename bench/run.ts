@@ -1,11 +1,12 @@
 /**
  * `npm run bench`: every benchmark of the hub, printing its figures. Options:
- *   --only ingest|ingest-mosquitto|reaction|robot-estop   run one suite
+ *   --only ingest|ingest-mosquitto|reaction|robot-estop|printer|serial-board   run one suite
  *   --quick                          shorter steps (a smoke run; figures are noisier)
  */
 import { readOsInfo, runIngest } from "./ingest.ts";
 import { runReaction } from "./reaction.ts";
 import { runRobotEstop } from "./robot-estop.ts";
+import { runPrinterStream, runSerialBoard } from "./serial-wire.ts";
 
 const args = process.argv.slice(2);
 const only = args.includes("--only") ? args[args.indexOf("--only") + 1] : undefined;
@@ -29,6 +30,14 @@ async function main(): Promise<void> {
   if (only === undefined || only === "reaction") {
     const r = await runReaction({ trips: quick ? 50 : 300, log });
     log(`=> interlock reaction p99 ${r.p99Ms.toFixed(2)} ms (target < 10 ms)\n`);
+  }
+  if (only === undefined || only === "printer") {
+    const r = await runPrinterStream({ seconds: quick ? 5 : 15, log });
+    log(`=> printer: ${r.linesPerS.toFixed(0)} G-code lines/s of ${r.wireLinesPerS.toFixed(0)} the wire allows; hub CPU ${r.hubCpuPct.toFixed(1)} % per printing station\n`);
+  }
+  if (only === undefined || only === "serial-board") {
+    const r = await runSerialBoard({ seconds: quick ? 5 : 15, log });
+    log(`=> serial board: ${r.readingsPerS.toFixed(0)} readings/s of ${r.wireReadingsPerS.toFixed(0)} the wire allows; hub CPU ${r.hubCpuPct.toFixed(1)} % per board\n`);
   }
   if (only === undefined || only === "robot-estop") {
     const r = await runRobotEstop({ stops: quick ? 10 : 50, log });

@@ -62,6 +62,8 @@ export class PrinterStation implements Station {
   private readonly bed = new HeaterWatch("bed", BED_LIMITS);
   private timer: Timer | null = null;
   private lastFault: Text | null = null;
+  /** M115 has answered since the last (re)connect: what the firmware can do is known. */
+  private identified = false;
   private lastMessage: string | null = null;
 
   constructor(
@@ -71,7 +73,10 @@ export class PrinterStation implements Station {
   ) {
     driver.on("state", (state, reason) => this.onDriverState(state, reason));
     driver.on("temperature", (report) => this.onTemperature(report));
-    driver.on("firmware", () => this.describe());
+    driver.on("firmware", () => {
+      this.identified = true;
+      this.describe();
+    });
     driver.on("halt", (kind, message) => this.onHalt(kind, message));
     driver.on("reset", () => this.job?.abort("the printer restarted by itself (External reset?): the job is lost"));
     driver.on("message", (text, level) => {
@@ -108,7 +113,9 @@ export class PrinterStation implements Station {
   }
 
   start(program: string, actor: Actor): Promise<void> {
-    if (this.driver.state !== "operational") throw HubError.because("DEVICE_OFFLINE", { nl: `${this.config.name} is niet klaar (${this.driver.state})`, en: `${this.config.name} is not ready (${this.driver.state})` });
+    if (this.driver.state !== "operational" || !this.identified) {
+      throw HubError.because("DEVICE_OFFLINE", { nl: `${this.config.name} is nog niet klaar (${this.driver.state})`, en: `${this.config.name} is not ready yet (${this.driver.state})` });
+    }
     if (this.job !== null && !["done", "cancelled", "failed"].includes(this.job.state)) {
       throw HubError.because("REQUEST_INVALID", { nl: `${this.config.name} print al ${this.job.name}`, en: `${this.config.name} is already printing ${this.job.name}` });
     }
@@ -166,7 +173,7 @@ export class PrinterStation implements Station {
     const paused = p?.state === "paused";
     const d = this.driver.state;
     const state: StationView["state"] =
-      d === "disconnected" ? "offline" : d === "connecting" ? "connecting" : d === "halted" ? "faulted" : running ? "running" : paused ? "paused" : p?.state === "cancelling" ? "stopping" : "idle";
+      d === "disconnected" ? "offline" : d === "connecting" || (d === "operational" && !this.identified) ? "connecting" : d === "halted" ? "faulted" : running ? "running" : paused ? "paused" : p?.state === "cancelling" ? "stopping" : "idle";
     return {
       id: this.config.id,
       kind: "printer",
@@ -210,6 +217,7 @@ export class PrinterStation implements Station {
 
   private onDriverState(state: string, reason: string): void {
     const id = this.config.id;
+    if (state === "connecting" || state === "disconnected") this.identified = false;
     if (state === "disconnected") {
       this.job?.abort(`the printer went away (${reason}): the job is stopped`);
       this.ports.pipeline.ingestRaw(id, "status", "offline");
