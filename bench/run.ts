@@ -1,11 +1,12 @@
 /**
  * `npm run bench`: every benchmark of the hub, printing its figures. Options:
- *   --only ingest|ingest-mosquitto|reaction|robot-estop|printer|serial-board   run one suite
+ *   --only ingest|ingest-mosquitto|reaction|robot-estop|printer|serial-board|kiosk|dashboards   run one suite
  *   --quick                          shorter steps (a smoke run; figures are noisier)
  */
 import { readOsInfo, runIngest } from "./ingest.ts";
 import { runReaction } from "./reaction.ts";
 import { runRobotEstop } from "./robot-estop.ts";
+import { runDashboards, runKiosk } from "./dashboard.ts";
 import { runPrinterStream, runSerialBoard } from "./serial-wire.ts";
 
 const args = process.argv.slice(2);
@@ -38,6 +39,14 @@ async function main(): Promise<void> {
   if (only === undefined || only === "serial-board") {
     const r = await runSerialBoard({ seconds: quick ? 5 : 15, log });
     log(`=> serial board: ${r.readingsPerS.toFixed(0)} readings/s of ${r.wireReadingsPerS.toFixed(0)} the wire allows; hub CPU ${r.hubCpuPct.toFixed(1)} % per board\n`);
+  }
+  if (only === undefined || only === "kiosk") {
+    const r = await runKiosk({ log });
+    log(`=> kiosk: first live value worst ${Math.max(...r.firstValueMs).toFixed(0)} ms (target < 1000 ms); animation ${r.fps.toFixed(1)} frames/s\n`);
+  }
+  if (only === undefined || only === "dashboards") {
+    const r = await runDashboards({ clients: 30, seconds: quick ? 10 : 30, log });
+    log(`=> 30 dashboards at 2,000 readings/s: frame delay p99 ${r.earlyP99.toFixed(1)} ms at the start, ${r.lateP99.toFixed(1)} ms at the end\n`);
   }
   if (only === undefined || only === "robot-estop") {
     const r = await runRobotEstop({ stops: quick ? 10 : 50, log });

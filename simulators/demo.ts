@@ -17,6 +17,7 @@ import { EstopButton } from "./estop-button/index.ts";
 import { type PrinterSimHandle, startPrinterSim } from "./printer/index.ts";
 import { OperationalMode } from "./robot-cell/cell.ts";
 import { type RobotCellHandle, startRobotCell } from "./robot-cell/server.ts";
+import { type FirmataBoardHandle, startFirmataBoard } from "./firmata-board/index.ts";
 import { SerialBoardSim } from "./serial-board/index.ts";
 import { startTinyHouse, type TinyHouseHandle } from "./tiny-house/index.ts";
 
@@ -26,6 +27,7 @@ export interface DemoHardware {
   printers: Map<string, PrinterSimHandle>;
   cells: Map<string, RobotCellHandle>;
   boards: Map<string, SerialBoardSim>;
+  arms: Map<string, FirmataBoardHandle>;
   /** Printed for the person starting the demo: what runs where, and what could not. */
   notes: string[];
   stop(): Promise<void>;
@@ -62,6 +64,7 @@ export async function startDemoHardware(config: Readonly<HubConfig>, dataDir: st
   const ptys: PtyPair[] = [];
   const cells = new Map<string, RobotCellHandle>();
   const boards = new Map<string, SerialBoardSim>();
+  const arms = new Map<string, FirmataBoardHandle>();
   const notes: string[] = [];
   let socat = true;
   const devices = [];
@@ -102,7 +105,15 @@ export async function startDemoHardware(config: Readonly<HubConfig>, dataDir: st
       continue;
     }
     if (d.kind === "robot-firmata" && d.url.startsWith("sim:")) {
-      notes.push(`${d.id}: the simulated Firmata arm is not available in this build; the station is left out`);
+      // Firmata speaks bytes over a serial line: without a pty there is nothing to simulate it on.
+      const pty = await tryPty();
+      if (pty === null) {
+        notes.push(`${d.id}: the simulated Firmata arm needs socat (a pseudo-terminal); the station is left out`);
+        continue;
+      }
+      const arm = await startFirmataBoard({ pty, ...(d.doorPin !== undefined ? { pins: { [d.doorPin]: 1 } } : {}) });
+      arms.set(d.id, arm);
+      devices.push({ ...d, url: arm.url });
       continue;
     }
     devices.push(d);
@@ -113,8 +124,10 @@ export async function startDemoHardware(config: Readonly<HubConfig>, dataDir: st
     printers,
     cells,
     boards,
+    arms,
     notes,
     async stop() {
+      await Promise.allSettled([...arms.values()].map((a) => a.stop()));
       await Promise.allSettled([...boards.values()].map((b) => b.stop()));
       await Promise.allSettled([...printers.values()].map((p) => p.stop()));
       await Promise.allSettled([...cells.values()].map((c) => c.stop()));

@@ -5,6 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Server as SocketServer } from "socket.io";
 import { MqttDeviceAdapter } from "./adapters/mqtt-device/adapter.ts";
+import { buildFirmataRobots } from "./adapters/firmata-arm/stations.ts";
 import { buildOpcuaRobots } from "./adapters/opcua-robot/index.ts";
 import { buildPrinters } from "./adapters/printer/index.ts";
 import { buildSerialBoards } from "./adapters/serial-board/index.ts";
@@ -185,17 +186,18 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
     },
   });
   for (const station of printers.stations) stations.add(station);
-  const robots: RobotStation[] = buildOpcuaRobots(config, {
+  const robotWiring = {
     clock,
     logger,
     pipeline,
     pkiFolder: config.opcua.pkiFolder,
-    changed: (id) => stations.changed(id),
-    permissives: (id) => {
+    changed: (id: string) => stations.changed(id),
+    permissives: (id: string) => {
       const verdict = interlocks?.check(id as never, "start", 1) ?? { allowed: true };
       return { instructorPresent: visits.present(id), interlock: verdict.allowed ? null : verdict.reason };
     },
-  });
+  };
+  const robots: RobotStation[] = [...buildOpcuaRobots(config, robotWiring), ...buildFirmataRobots(config, robotWiring)];
   for (const robot of robots) stations.add(robot);
   const robotConfigs = config.devices.filter((d) => d.kind === "robot-opcua" || d.kind === "robot-firmata");
 

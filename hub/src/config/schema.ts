@@ -182,8 +182,8 @@ const RobotFirmataDevice = z
     simulated: z.boolean().default(false),
     servos: z
       .array(z.object({ pin: z.number().int().min(2).max(53), minDeg: z.number().min(0).max(180), maxDeg: z.number().min(0).max(180), homeDeg: z.number().min(0).max(180) }).strict())
-      .min(1)
-      .max(8),
+      .min(4, "a Firmata arm has 4 to 6 joints")
+      .max(6, "a Firmata arm has 4 to 6 joints"),
     /** A digital input that is 1 while the arm's guard is closed. */
     doorPin: z.number().int().min(2).max(53).optional(),
     /** The hub drives the servos itself, so it enforces this speed (degrees per second). */

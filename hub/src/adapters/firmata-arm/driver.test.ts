@@ -41,12 +41,15 @@ interface Rig {
   arm: FirmataArmDriver;
   writes: ServoWrite[];
 }
-const rigs: Rig[] = [];
+/** Everything to take down after each test, registered as soon as it exists. */
+const cleanups: Array<() => Promise<void>> = [];
 
 async function rig(opts: { door?: boolean; killSocatOnUnplug?: boolean; arm?: Partial<FirmataArmOptions> } = {}): Promise<Rig> {
   const pty = await openPtyPair();
+  cleanups.push(() => pty.close());
   const pins: Record<number, 0 | 1> = opts.door === false ? {} : { 2: 1 };
   const sim = await startFirmataBoard(opts.killSocatOnUnplug === false ? { path: pty.devicePath, pins } : { pty, pins });
+  cleanups.push(() => sim.stop());
   const writes: ServoWrite[] = [];
   sim.events.on("servo", (w) => writes.push(w));
   const arm = new FirmataArmDriver(
@@ -64,17 +67,15 @@ async function rig(opts: { door?: boolean; killSocatOnUnplug?: boolean; arm?: Pa
     },
     { clock: systemClock, logger: silentLogger },
   );
-  const r = { pty, sim, arm, writes };
-  rigs.push(r);
-  return r;
+  cleanups.push(() => arm.close());
+  return { pty, sim, arm, writes };
 }
 
 afterEach(async () => {
-  for (const r of rigs.splice(0)) {
-    await r.arm.close();
-    await r.sim.stop();
-    await r.pty.close();
-  }
+  // Last in, first out: the driver, then the board, then socat, each even if another failed.
+  const failures: unknown[] = [];
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch((e: unknown) => failures.push(e));
+  expect(failures).toEqual([]);
 });
 
 /** Resolves with the first status (the current one included) that satisfies `ok`; rejects after `ms`. */

@@ -216,7 +216,8 @@ export class FirmataArmDriver implements RobotDriver {
   private async attempt(): Promise<void> {
     this.retry = null;
     const generation = ++this.generation;
-    const startedAt = this.ctx.clock.now();
+    // A measurement of real I/O, not a timer: wall time whatever clock the hub was given.
+    const startedAt = performance.now();
     try {
       const link = this.o.link;
       const path = link.kind === "serial" ? link.path : await findUsbPort(link);
@@ -230,7 +231,7 @@ export class FirmataArmDriver implements RobotDriver {
         await session.close();
         throw new HubError("DEVICE_REFUSED", `${session.firmware} cannot drive this arm: ${missing.join("; ")}`);
       }
-      this.adopt(session, this.ctx.clock.now() - startedAt);
+      this.adopt(session, Math.round(performance.now() - startedAt));
     } catch (error) {
       if (generation !== this.generation || !this.wanted) return;
       const message = error instanceof Error ? error.message : String(error);
