@@ -45,12 +45,12 @@ export async function runKiosk(opts: { log: (l: string) => void }): Promise<{ fi
       else {
         // Animation: count frames for 5 s.
         // A string, not a function: tsx's name helpers (__name) do not exist in the page.
-        const frames = (await page.evaluate(`new Promise((resolve) => {
+        const frames = await page.evaluate<number[]>(`new Promise((resolve) => {
           const times = [];
           const start = performance.now();
           const step = (t) => { times.push(t); if (t - start < 5000) requestAnimationFrame(step); else resolve(times); };
           requestAnimationFrame(step);
-        })`)) as number[];
+        })`);
         const deltas = frames.slice(1).map((t, k) => t - (frames[k] ?? t));
         const fps = (frames.length - 1) / (((frames.at(-1) ?? 0) - (frames[0] ?? 0)) / 1000);
         const sorted = Float64Array.from(deltas).sort();
