@@ -39,6 +39,8 @@ export class RobotStation implements Station {
   private lastEnd: "stopped" | "done" | null = null;
   private seq = 0;
   private described = false;
+  /** Axes in the meta: a robot that cannot report where its joints are (a Firmata arm before it first moves) has none yet. */
+  private describedAxes = 0;
   private timer: Timer | null = null;
   private lastProgram: string | null = null;
 
@@ -124,8 +126,8 @@ export class RobotStation implements Station {
     if (!s.connected) {
       this.described = false;
       this.ports.pipeline.ingestRaw(id, "status", "offline");
-    } else if (!this.described) {
-      this.ports.pipeline.ingestRaw(id, "status", "online");
+    } else if (!this.described || this.axesKnown(s) !== this.describedAxes) {
+      if (!this.described) this.ports.pipeline.ingestRaw(id, "status", "online");
       this.describe();
     }
     if (s.programState !== "running") {
@@ -146,9 +148,15 @@ export class RobotStation implements Station {
       doorClosed: ch("", 0, 1, "Deur dicht"),
       running: ch("", 0, 1, "Programma draait"),
     };
-    for (let i = 1; i <= this.config.axes; i++) channels[`axis${i}Deg`] = ch("°", -720, 720, `As ${i}`);
+    const axes = this.axesKnown(this.driver.status);
+    for (let i = 1; i <= axes; i++) channels[`axis${i}Deg`] = ch("°", -720, 720, `As ${i}`);
     this.ports.pipeline.ingest(this.config.id as DeviceId, "meta", { model: "robot", firmware: "-", boot: 1, simulated: this.config.simulated, channels, actuators: {} });
     this.described = true;
+    this.describedAxes = axes;
+  }
+
+  private axesKnown(s: RobotStatus): number {
+    return Math.min(this.config.axes, s.axesDeg.filter((d) => Number.isFinite(d)).length);
   }
 
   private publish(): void {
@@ -161,7 +169,7 @@ export class RobotStation implements Station {
       doorClosed: s.doorClosed ? 1 : 0,
       running: s.programState === "running" ? 1 : 0,
     };
-    s.axesDeg.slice(0, this.config.axes).forEach((deg, i) => {
+    s.axesDeg.slice(0, this.describedAxes).forEach((deg, i) => {
       if (Number.isFinite(deg)) readings[`axis${i + 1}Deg`] = deg;
     });
     this.ports.pipeline.ingest(this.config.id as DeviceId, "tele", { ts: this.ports.clock.now(), seq: this.seq++, readings });
