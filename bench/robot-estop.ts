@@ -15,14 +15,13 @@ import type { HubConfigInput } from "../hub/src/config/schema.ts";
 import { OperationalMode } from "../simulators/robot-cell/cell.ts";
 import { HOME_DEG } from "../simulators/robot-cell/programs.ts";
 import { startRobotCell } from "../simulators/robot-cell/server.ts";
-import { freePort } from "../test/support/mosquitto.ts";
 import { spawnHub, type HubProcess } from "../test/support/spawn-hub.ts";
 import { percentile } from "./lib/stats.ts";
 
 export async function runRobotEstop(opts: { stops: number; log: (line: string) => void }): Promise<{ cellP50: number; cellP99: number; hubP50: number; hubP99: number }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "tec-bench-robot-"));
   const cell = await startRobotCell({
-    port: await freePort(),
+    port: 0,
     certificateFolder: path.join(dir, "cell"),
     initialMode: OperationalMode.AUTOMATIC,
     programs: [{ name: "sweep", description: "slow sweep", speedDegS: 5, approved: true, waypoints: [{ axesDeg: [160, -30, 60, 0, 60, 0] }, { axesDeg: [...HOME_DEG] }] }],

@@ -98,7 +98,7 @@ export async function startDemoHardware(config: Readonly<HubConfig>, dataDir: st
     }
     if (d.kind === "robot-opcua" && d.endpoint.startsWith("sim:")) {
       // 4841, next to the hub's own 4840, when free; tests ask for any free port (0).
-      const port = await someFreePort(options.cellPort ?? 4841);
+      const port = options.cellPort === 0 ? 0 : await someFreePort(options.cellPort ?? 4841);
       const cell = await startRobotCell({ port, name: d.cell, armName: d.arm, certificateFolder: path.join(dataDir, `${d.id}-pki`), initialMode: OperationalMode.AUTOMATIC });
       cells.set(d.id, cell);
       devices.push({ ...d, endpoint: cell.endpointUrl });

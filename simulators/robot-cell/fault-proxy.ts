@@ -16,6 +16,10 @@ export interface FaultProxyOptions {
 }
 
 export interface FaultProxy {
+  /** The port the proxy listens on (the one asked for, or the one the system gave for 0). */
+  readonly port: number;
+  /** Points the proxy at another server port (the server behind it was restarted elsewhere). */
+  retarget(port: number): void;
   /** Resets every relayed connection: the client sees ECONNRESET, the server a closed socket. */
   dropConnections(): void;
   /** Stops relaying in both directions (bytes stay queued) for `ms`, new connections included. */
@@ -30,6 +34,8 @@ interface Pair {
 
 export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultProxy> {
   const pairs = new Set<Pair>();
+  // Where connections go; settable, so the proxy can listen before the server behind it has a port.
+  const target = { port: opts.targetPort };
   let resumeTimer: Timer | null = null;
   let suspendedUntil = 0;
   const suspended = (): boolean => resumeTimer !== null;
@@ -46,7 +52,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
 
   const server = net.createServer((client) => {
     client.setNoDelay(true);
-    const upstream = net.connect({ host: opts.targetHost, port: opts.targetPort });
+    const upstream = net.connect({ host: opts.targetHost, port: target.port });
     upstream.setNoDelay(true);
     const pair: Pair = { client, upstream };
     pairs.add(pair);
@@ -73,7 +79,12 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     });
   });
 
+  const bound = server.address();
   return {
+    port: typeof bound === "object" && bound !== null ? bound.port : opts.port,
+    retarget(port) {
+      target.port = port;
+    },
     dropConnections() {
       for (const { client, upstream } of [...pairs]) {
         client.resetAndDestroy();

@@ -70,54 +70,59 @@ export async function startRobotCell(opts: RobotCellServerOptions): Promise<Robo
   for (const n of [cellName, armName]) if (!BROWSE_NAME.test(n)) throw new Error(`robot cell: "${n}" is not a usable browse name`);
   const host = opts.host ?? "127.0.0.1";
   const publicHost = host === "0.0.0.0" || host === "::" ? osHostname() : host;
-  const endpointUrl = `opc.tcp://${publicHost}:${opts.port}`;
 
   mkdirSync(opts.certificateFolder, { recursive: true });
-  // Own certificate managers: node-opcua would otherwise write a PKI under ~/.config.
-  const serverCertificateManager = new OPCUACertificateManager({
-    rootFolder: join(opts.certificateFolder, "pki"),
-    automaticallyAcceptUnknownCertificate: true,
-  });
-  const userCertificateManager = new OPCUACertificateManager({
-    rootFolder: join(opts.certificateFolder, "user-pki"),
-    automaticallyAcceptUnknownCertificate: false,
-  });
-
-  const innerPort = await freePort();
-  const server = new OPCUAServer({
-    host: "127.0.0.1",
-    port: innerPort,
-    advertisedEndpoints: endpointUrl,
-    resourcePath: "",
-    nodesets: [nodesets.standard, nodesets.di, nodesets.ia, nodesets.robotics],
-    serverCertificateManager,
-    userCertificateManager,
-    securityPolicies: [SecurityPolicy.None, SecurityPolicy.Basic256Sha256],
-    securityModes: [MessageSecurityMode.None, MessageSecurityMode.Sign, MessageSecurityMode.SignAndEncrypt],
-    allowAnonymous: true,
-    isAuditing: false,
-    buildInfo: { productName: `TEC Hub robot cell simulator (${cellName})`, manufacturerName: "TEC Hub", softwareVersion: "0.1.0" },
-  });
-
+  // The public side first, so port 0 works: the relay listens, then the server behind it learns
+  // the endpoint to advertise.
+  const front = await startFaultProxy({ host, port: opts.port, targetHost: "127.0.0.1", targetPort: 0, clock });
+  const endpointUrl = `opc.tcp://${publicHost}:${front.port}`;
   const cell = new RobotCell({ clock, ...(opts.programs ? { programs: opts.programs } : {}), ...(opts.initialMode !== undefined ? { initialMode: opts.initialMode } : {}) });
   let unsubscribe = (): void => {};
-  let proxy: Awaited<ReturnType<typeof startFaultProxy>> | null = null;
-  try {
-    await server.initialize();
-    const addressSpace = server.engine.addressSpace;
-    if (addressSpace === null) throw new Error("robot cell: OPC UA server has no address space");
-    const sync = buildCellModel(addressSpace, cell, { cellName, armName });
-    sync(cell.snapshot());
-    unsubscribe = cell.onChange(sync);
-    await server.start();
-    proxy = await startFaultProxy({ host, port: opts.port, targetHost: "127.0.0.1", targetPort: innerPort, clock });
-  } catch (err) {
-    unsubscribe();
-    cell.dispose();
-    await server.shutdown(0).catch(() => {});
-    throw err;
+  let server: OPCUAServer | null = null;
+  // The inner port is found free and then bound, a moment apart: another process can take it in
+  // between when many tests start at once. Then try again with another.
+  for (let attempt = 1; server === null; attempt++) {
+    // Own certificate managers: node-opcua would otherwise write a PKI under ~/.config.
+    const serverCertificateManager = new OPCUACertificateManager({ rootFolder: join(opts.certificateFolder, "pki"), automaticallyAcceptUnknownCertificate: true });
+    const userCertificateManager = new OPCUACertificateManager({ rootFolder: join(opts.certificateFolder, "user-pki"), automaticallyAcceptUnknownCertificate: false });
+    const innerPort = await freePort();
+    const candidate = new OPCUAServer({
+      host: "127.0.0.1",
+      port: innerPort,
+      advertisedEndpoints: endpointUrl,
+      resourcePath: "",
+      nodesets: [nodesets.standard, nodesets.di, nodesets.ia, nodesets.robotics],
+      serverCertificateManager,
+      userCertificateManager,
+      securityPolicies: [SecurityPolicy.None, SecurityPolicy.Basic256Sha256],
+      securityModes: [MessageSecurityMode.None, MessageSecurityMode.Sign, MessageSecurityMode.SignAndEncrypt],
+      allowAnonymous: true,
+      isAuditing: false,
+      buildInfo: { productName: `TEC Hub robot cell simulator (${cellName})`, manufacturerName: "TEC Hub", softwareVersion: "0.1.0" },
+    });
+    try {
+      await candidate.initialize();
+      const addressSpace = candidate.engine.addressSpace;
+      if (addressSpace === null) throw new Error("robot cell: OPC UA server has no address space");
+      const sync = buildCellModel(addressSpace, cell, { cellName, armName });
+      sync(cell.snapshot());
+      unsubscribe = cell.onChange(sync);
+      await candidate.start();
+      front.retarget(innerPort);
+      server = candidate;
+    } catch (err) {
+      unsubscribe();
+      await candidate.shutdown(0).catch(() => {});
+      const code = (err as { code?: unknown }).code;
+      const inUse = err instanceof Error && (code === "EADDRINUSE" || /EADDRINUSE/.test(err.message));
+      if (!inUse || attempt >= 5) {
+        cell.dispose();
+        await front.close();
+        throw err;
+      }
+    }
   }
-  const front = proxy;
+  const opcua = server;
 
   let stopping: Promise<void> | null = null;
   return {
@@ -130,7 +135,7 @@ export async function startRobotCell(opts: RobotCellServerOptions): Promise<Robo
         unsubscribe();
         cell.dispose();
         await front.close();
-        await server.shutdown(0);
+        await opcua.shutdown(0);
       })();
       return stopping;
     },

@@ -11,7 +11,6 @@ import type { StationView } from "../../hub/src/core/stations/stations.ts";
 import { OperationalMode } from "../../simulators/robot-cell/cell.ts";
 import { HOME_DEG, type RobotProgram } from "../../simulators/robot-cell/programs.ts";
 import { type RobotCellHandle, startRobotCell } from "../../simulators/robot-cell/server.ts";
-import { freePort } from "../support/mosquitto.ts";
 import { bootHarness, type Harness, until } from "./harness.ts";
 import { interlock, staff } from "./safety-world.ts";
 
@@ -28,7 +27,7 @@ describe("robot cell station (OPC UA)", () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), "tec-robot-"));
-    cell = await startRobotCell({ port: await freePort(), certificateFolder: path.join(dir, "cell"), programs: PROGRAMS, initialMode: OperationalMode.AUTOMATIC });
+    cell = await startRobotCell({ port: 0, certificateFolder: path.join(dir, "cell"), programs: PROGRAMS, initialMode: OperationalMode.AUTOMATIC });
     h = await bootHarness({
       devices: [{ kind: "robot-opcua", id: "robot-cell", name: "Robotcel", endpoint: cell.endpointUrl, simulated: true, programs: ["wave", "long-sweep"] }],
       opcua: { enabled: false, pkiFolder: path.join(dir, "hub-pki") },
