@@ -283,7 +283,7 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
     metrics,
     dashboardDir: options.dashboardDir ?? DEFAULT_DASHBOARD_DIR,
     routes: [
-      (a) => registerSessionRoutes(a, { auth }),
+      (a) => registerSessionRoutes(a, { auth, audit, clock }),
       (a) => registerCommandRoutes(a, { commands: commandRegistry, actorOf: auth.actorOf }),
       (a) => registerSafetyRoutes(a, { interlocks: safety, alarms, enforcer, actorOf: auth.actorOf }),
       (a) => registerAuditRoutes(a, { audit, actorOf: auth.actorOf }),

@@ -4,6 +4,8 @@ import { ManualClock } from "../core/clock.ts";
 import { HubError } from "../core/errors.ts";
 import { silentLogger } from "../core/logger.ts";
 import { SessionsConfig, UsersConfig } from "../config/users.ts";
+import { SqliteAuditLog } from "../storage/audit.ts";
+import { openDatabase, type Database } from "../storage/db.ts";
 import { AuthService, hashSecret, verifySecret } from "./auth.ts";
 import { registerSessionRoutes } from "./routes/session.ts";
 
@@ -205,18 +207,52 @@ describe("AuthService", () => {
 
 describe("session routes", () => {
   let app: FastifyInstance | undefined;
+  let db: Database | undefined;
   afterEach(async () => {
     await app?.close();
     app = undefined;
+    db?.close();
+    db = undefined;
   });
 
   async function makeApp() {
     const made = makeAuth();
+    db = openDatabase(":memory:");
+    const audit = new SqliteAuditLog(db);
     app = Fastify();
-    registerSessionRoutes(app, { auth: made.auth });
+    registerSessionRoutes(app, { auth: made.auth, audit, clock: made.clock });
     await app.ready();
-    return { ...made, app };
+    return { ...made, app, audit, db };
   }
+
+  it("writes logins, wrong secrets and logouts to the audit log, never the secret", async () => {
+    const { clock, app, audit } = await makeApp();
+    const wrong = await app.inject({ method: "POST", url: "/api/login", remoteAddress: "10.0.0.7", payload: { name: "Juf-Anne", secret: "8642" } });
+    expect(wrong.statusCode).toBe(401);
+    const login = await app.inject({ method: "POST", url: "/api/login", remoteAddress: "10.0.0.7", payload: { name: "juf-anne", secret: "4321" } });
+    const { token } = login.json<{ result: { token: string } }>().result;
+    await app.inject({ method: "POST", url: "/api/logout", remoteAddress: "10.0.0.7", headers: { authorization: `Bearer ${token}` } });
+    // A second logout with the same token ends nothing and records nothing.
+    await app.inject({ method: "POST", url: "/api/logout", headers: { authorization: `Bearer ${token}` } });
+    const records = audit.query({}).records.reverse();
+    expect(records.map((r) => [r.action, r.actor.name, r.actor.role, r.target, r.result, r.reason ?? null, r.details?.from])).toEqual([
+      ["session.login", "kiosk", "kiosk", "juf-anne", "refused", "wrong name or PIN/password", "10.0.0.7"],
+      ["session.login", "juf-anne", "instructor", "juf-anne", "ok", null, "10.0.0.7"],
+      ["session.logout", "juf-anne", "instructor", "juf-anne", "ok", null, "10.0.0.7"],
+    ]);
+    expect(records[1]?.details?.expiresAt).toBe(clock.now() + 120 * MIN);
+    expect(JSON.stringify(records)).not.toContain("4321");
+    expect(JSON.stringify(records)).not.toContain("8642");
+  });
+
+  it("gives no session when its audit record cannot be written, and says why", async () => {
+    const { app, auth, db } = await makeApp();
+    db.close();
+    const res = await app.inject({ method: "POST", url: "/api/login", payload: { name: "juf-anne", secret: "4321" } });
+    expect(res.statusCode).toBeGreaterThanOrEqual(500);
+    expect(res.json<{ ok: boolean; code: string }>()).toMatchObject({ ok: false, code: "STORAGE_FAILED" });
+    expect(auth.stats().sessions).toBe(0);
+  });
 
   it("logs in, says who is logged in, and logs out", async () => {
     const { clock, app } = await makeApp();

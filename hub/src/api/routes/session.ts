@@ -1,9 +1,14 @@
 /**
  * Logging in and out over HTTP. `POST /api/login` answers a token that the dashboard then sends as
  * `Authorization: Bearer <token>`; `GET /api/session` says who that is (a kiosk if nobody).
+ * Logins, wrong names or secrets, and logouts go into the audit log (`session.login`,
+ * `session.logout`), so a technician can see who was at the console when something was done.
+ * Attempts refused while locked out are only logged: the lockout bounds what the audit log takes.
  */
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
+import type { AuditLog } from "../../core/audit.ts";
+import type { Clock } from "../../core/clock.ts";
 import { HubError, errorReply } from "../../core/errors.ts";
 import { bearerToken, kioskActor, type AuthService } from "../auth.ts";
 import { describeIssues } from "../commands.ts";
@@ -17,8 +22,8 @@ const LoginBody = z
   })
   .strict();
 
-export function registerSessionRoutes(app: FastifyInstance, deps: { auth: AuthService }): void {
-  const { auth } = deps;
+export function registerSessionRoutes(app: FastifyInstance, deps: { auth: AuthService; audit: AuditLog; clock: Clock }): void {
+  const { auth, audit, clock } = deps;
 
   app.post<{ Body: unknown }>(
     "/api/login",
@@ -28,19 +33,48 @@ export function registerSessionRoutes(app: FastifyInstance, deps: { auth: AuthSe
       void reply.header("cache-control", "no-store");
       const body = LoginBody.safeParse(request.body ?? {});
       if (!body.success) return sendReply(reply, { ok: false, code: "REQUEST_INVALID", message: `login: ${describeIssues(body.error, "(body)")}` });
+      const from = request.ip;
+      let session: ReturnType<AuthService["login"]>;
       try {
-        const { token, actor, expiresAt } = auth.login(body.data.name, body.data.secret, request.ip);
-        return sendReply(reply, { ok: true, result: { token, role: actor.role, name: actor.name, expiresAt } });
+        session = auth.login(body.data.name, body.data.secret, from);
       } catch (error) {
         if (error instanceof HubError && error.code === "RATE_LIMITED") void reply.header("retry-after", String(retryAfterS(error.details)));
+        if (error instanceof HubError && error.code === "UNAUTHENTICATED") {
+          const tried = body.data.name.trim().toLowerCase();
+          try {
+            audit.append({ at: clock.now(), actor: kioskActor(), action: "session.login", target: tried, result: "refused", reason: error.message, details: { from } });
+          } catch (auditError) {
+            return sendReply(reply, errorReply(auditError));
+          }
+        }
         return sendReply(reply, errorReply(error));
       }
+      const { token, actor, expiresAt } = session;
+      try {
+        audit.append({ at: clock.now(), actor, action: "session.login", target: actor.name, result: "ok", details: { from, expiresAt } });
+      } catch (auditError) {
+        // No session without its record.
+        auth.logout(token);
+        return sendReply(reply, errorReply(auditError));
+      }
+      return sendReply(reply, { ok: true, result: { token, role: actor.role, name: actor.name, expiresAt } });
     },
   );
 
-  app.post("/api/logout", { schema: { summary: "Ends the session of the Bearer token, if any", tags: ["session"] } }, (request, reply) =>
-    sendReply(reply, { ok: true, result: { loggedOut: auth.logout(bearerToken(request)) } }),
-  );
+  app.post("/api/logout", { schema: { summary: "Ends the session of the Bearer token, if any", tags: ["session"] } }, (request, reply) => {
+    const token = bearerToken(request);
+    const who = auth.session(token)?.actor;
+    const loggedOut = auth.logout(token);
+    if (loggedOut && who !== undefined) {
+      try {
+        audit.append({ at: clock.now(), actor: who, action: "session.logout", target: who.name, result: "ok", details: { from: request.ip } });
+      } catch (auditError) {
+        // The session is over either way; say that the record is missing.
+        return sendReply(reply, errorReply(auditError));
+      }
+    }
+    return sendReply(reply, { ok: true, result: { loggedOut } });
+  });
 
   app.get("/api/session", { schema: { summary: "Who the Bearer token belongs to and when the session ends (kiosk and null without one)", tags: ["session"] } }, (request, reply) => {
     void reply.header("cache-control", "no-store");
