@@ -23,19 +23,19 @@ function makeAuth(sessions: Partial<SessionsConfig> = {}) {
   return { clock, auth };
 }
 
-/** The code of the HubError `fn` throws, or "returned". */
-function codeOf(fn: () => unknown): string {
+/** The code of the HubError `fn` throws or rejects with, or "returned". */
+async function codeOf(fn: () => unknown): Promise<string> {
   try {
-    fn();
+    await fn();
     return "returned";
   } catch (e) {
     return e instanceof HubError ? e.code : `not a HubError: ${String(e)}`;
   }
 }
 
-function errorOf(fn: () => unknown): HubError {
+async function errorOf(fn: () => unknown): Promise<HubError> {
   try {
-    fn();
+    await fn();
   } catch (e) {
     if (e instanceof HubError) return e;
   }
@@ -43,13 +43,13 @@ function errorOf(fn: () => unknown): HubError {
 }
 
 describe("hashSecret / verifySecret", () => {
-  it("verifies the right secret, refuses a wrong one and a malformed hash without throwing", () => {
+  it("verifies the right secret, refuses a wrong one and a malformed hash without throwing", async () => {
     const h = hashSecret("correct horse", CHEAP);
     expect(h).toMatch(/^scrypt\$1024\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
-    expect(verifySecret("correct horse", h)).toBe(true);
-    expect(verifySecret("correct hors", h)).toBe(false);
-    expect(verifySecret("", h)).toBe(false);
-    for (const bad of ["", "plain", "scrypt$1000$c2FsdHNhbHQ=$aGFzaA==", "scrypt$1024$$", "bcrypt$10$x$y"]) expect(verifySecret("x", bad)).toBe(false);
+    expect(await verifySecret("correct horse", h)).toBe(true);
+    expect(await verifySecret("correct hors", h)).toBe(false);
+    expect(await verifySecret("", h)).toBe(false);
+    for (const bad of ["", "plain", "scrypt$1000$c2FsdHNhbHQ=$aGFzaA==", "scrypt$1024$$", "bcrypt$10$x$y"]) expect(await verifySecret("x", bad)).toBe(false);
   });
 
   it("salts every hash", () => {
@@ -91,28 +91,28 @@ describe("users config", () => {
 });
 
 describe("AuthService", () => {
-  it("logs in with a PIN, a password or a configured hash, and hands out 32-byte base64url tokens", () => {
+  it("logs in with a PIN, a password or a configured hash, and hands out 32-byte base64url tokens", async () => {
     const { clock, auth } = makeAuth();
-    const a = auth.login("juf-anne", "4321", "10.0.0.2");
+    const a = await auth.login("juf-anne", "4321", "10.0.0.2");
     expect(a.actor).toEqual({ name: "juf-anne", role: "instructor" });
     expect(a.expiresAt).toBe(clock.now() + 120 * MIN);
     expect(a.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(Buffer.from(a.token, "base64url")).toHaveLength(32);
-    const t = auth.login("Tech ", "technician", "10.0.0.2");
+    const t = await auth.login("Tech ", "technician", "10.0.0.2");
     expect(t.actor).toEqual({ name: "tech", role: "technician" });
     expect(t.expiresAt).toBe(clock.now() + 480 * MIN);
-    expect(auth.login("meester-bob", "9876", "10.0.0.2").actor.role).toBe("instructor");
+    expect((await auth.login("meester-bob", "9876", "10.0.0.2")).actor.role).toBe("instructor");
     expect(auth.actorFor(a.token)).toEqual({ name: "juf-anne", role: "instructor" });
   });
 
-  it("refuses a wrong PIN and an unknown name with the same message", () => {
+  it("refuses a wrong PIN and an unknown name with the same message", async () => {
     const { auth } = makeAuth();
-    const wrongPin = errorOf(() => auth.login("juf-anne", "1234", "10.0.0.2"));
-    const wrongName = errorOf(() => auth.login("juf-anna", "4321", "10.0.0.3"));
+    const wrongPin = await errorOf(() => auth.login("juf-anne", "1234", "10.0.0.2"));
+    const wrongName = await errorOf(() => auth.login("juf-anna", "4321", "10.0.0.3"));
     expect([wrongPin.code, wrongPin.message]).toEqual(["UNAUTHENTICATED", "wrong name or PIN/password"]);
     expect([wrongName.code, wrongName.message]).toEqual(["UNAUTHENTICATED", "wrong name or PIN/password"]);
     // A PIN is not a password: an instructor's PIN does not open the technician account.
-    expect(codeOf(() => auth.login("tech", "4321", "10.0.0.4"))).toBe("UNAUTHENTICATED");
+    expect(await codeOf(() => auth.login("tech", "4321", "10.0.0.4"))).toBe("UNAUTHENTICATED");
   });
 
   it("is a kiosk without a token, with an unknown or absurd one", () => {
@@ -123,9 +123,9 @@ describe("AuthService", () => {
     }
   });
 
-  it("ends an instructor's session 120 minutes after login however much it is used (no sliding)", () => {
+  it("ends an instructor's session 120 minutes after login however much it is used (no sliding)", async () => {
     const { clock, auth } = makeAuth();
-    const { token, expiresAt } = auth.login("juf-anne", "4321", "10.0.0.2");
+    const { token, expiresAt } = await auth.login("juf-anne", "4321", "10.0.0.2");
     for (let i = 0; i < 119; i++) {
       clock.advance(MIN);
       expect(auth.actorFor(token).role).toBe("instructor");
@@ -136,72 +136,104 @@ describe("AuthService", () => {
     expect(auth.session(token)).toBeNull();
   });
 
-  it("logs out", () => {
+  it("logs out", async () => {
     const { auth } = makeAuth();
-    const { token } = auth.login("tech", "technician", "10.0.0.2");
+    const { token } = await auth.login("tech", "technician", "10.0.0.2");
     expect(auth.logout(token)).toBe(true);
     expect(auth.logout(token)).toBe(false);
     expect(auth.actorFor(token).role).toBe("kiosk");
   });
 
-  it("locks an address out after 5 failures within a minute, even for the right secret, until the lockout ends", () => {
+  it("locks an address out after 5 failures within a minute, even for the right secret, until the lockout ends", async () => {
     const { clock, auth } = makeAuth();
-    for (let i = 0; i < 5; i++) expect(codeOf(() => auth.login(`guess-${i}`, "0000", "10.0.0.66"))).toBe("UNAUTHENTICATED");
-    const refused = errorOf(() => auth.login("juf-anne", "4321", "10.0.0.66"));
+    for (let i = 0; i < 5; i++) expect(await codeOf(() => auth.login(`guess-${i}`, "0000", "10.0.0.66"))).toBe("UNAUTHENTICATED");
+    const refused = await errorOf(() => auth.login("juf-anne", "4321", "10.0.0.66"));
     expect(refused.code).toBe("RATE_LIMITED");
     expect(refused.message).toBe("too many failed logins; try again in 60 s");
     expect(refused.details).toEqual({ retryAfterS: 60 });
     clock.advance(45_000);
-    expect(errorOf(() => auth.login("juf-anne", "4321", "10.0.0.66")).message).toBe("too many failed logins; try again in 15 s");
+    expect((await errorOf(() => auth.login("juf-anne", "4321", "10.0.0.66"))).message).toBe("too many failed logins; try again in 15 s");
     // Another address is not affected.
-    expect(auth.login("juf-anne", "4321", "10.0.0.2").actor.role).toBe("instructor");
+    expect((await auth.login("juf-anne", "4321", "10.0.0.2")).actor.role).toBe("instructor");
     clock.advance(15_000);
-    expect(auth.login("juf-anne", "4321", "10.0.0.66").actor.role).toBe("instructor");
+    expect((await auth.login("juf-anne", "4321", "10.0.0.66")).actor.role).toBe("instructor");
   });
 
-  it("locks a name out after 5 failures from different addresses", () => {
+  it("locks a name out after 5 failures from different addresses", async () => {
     const { clock, auth } = makeAuth();
-    for (let i = 0; i < 5; i++) expect(codeOf(() => auth.login("tech", "password", `10.0.1.${i}`))).toBe("UNAUTHENTICATED");
-    expect(codeOf(() => auth.login("tech", "technician", "10.0.2.1"))).toBe("RATE_LIMITED");
-    expect(auth.login("juf-anne", "4321", "10.0.2.1").actor.role).toBe("instructor");
+    for (let i = 0; i < 5; i++) expect(await codeOf(() => auth.login("tech", "password", `10.0.1.${i}`))).toBe("UNAUTHENTICATED");
+    expect(await codeOf(() => auth.login("tech", "technician", "10.0.2.1"))).toBe("RATE_LIMITED");
+    expect((await auth.login("juf-anne", "4321", "10.0.2.1")).actor.role).toBe("instructor");
     clock.advance(60_000);
-    expect(auth.login("tech", "technician", "10.0.2.1").actor.role).toBe("technician");
+    expect((await auth.login("tech", "technician", "10.0.2.1")).actor.role).toBe("technician");
   });
 
-  it("locks an unknown name out too, so a lockout does not tell which names exist", () => {
+  it("locks an unknown name out too, so a lockout does not tell which names exist", async () => {
     const { auth } = makeAuth();
-    for (let i = 0; i < 5; i++) expect(codeOf(() => auth.login("nobody", "0000", `10.0.1.${i}`))).toBe("UNAUTHENTICATED");
-    expect(codeOf(() => auth.login("nobody", "0000", "10.0.3.1"))).toBe("RATE_LIMITED");
+    for (let i = 0; i < 5; i++) expect(await codeOf(() => auth.login("nobody", "0000", `10.0.1.${i}`))).toBe("UNAUTHENTICATED");
+    expect(await codeOf(() => auth.login("nobody", "0000", "10.0.3.1"))).toBe("RATE_LIMITED");
   });
 
-  it("counts only failures within the window, and a good login forgives the name", () => {
+  it("counts only failures within the window, and a good login forgives the name", async () => {
     const { clock, auth } = makeAuth();
-    for (let i = 0; i < 4; i++) codeOf(() => auth.login("juf-anne", "0000", "10.0.0.7"));
+    for (let i = 0; i < 4; i++) await codeOf(() => auth.login("juf-anne", "0000", "10.0.0.7"));
     clock.advance(61_000);
-    for (let i = 0; i < 4; i++) expect(codeOf(() => auth.login("juf-anne", "0000", "10.0.0.8"))).toBe("UNAUTHENTICATED");
-    expect(auth.login("juf-anne", "4321", "10.0.0.9").actor.role).toBe("instructor");
-    for (let i = 0; i < 4; i++) expect(codeOf(() => auth.login("juf-anne", "0000", "10.0.0.9"))).toBe("UNAUTHENTICATED");
-    expect(auth.login("juf-anne", "4321", "10.0.0.10").actor.role).toBe("instructor");
+    for (let i = 0; i < 4; i++) expect(await codeOf(() => auth.login("juf-anne", "0000", "10.0.0.8"))).toBe("UNAUTHENTICATED");
+    expect((await auth.login("juf-anne", "4321", "10.0.0.9")).actor.role).toBe("instructor");
+    for (let i = 0; i < 4; i++) expect(await codeOf(() => auth.login("juf-anne", "0000", "10.0.0.9"))).toBe("UNAUTHENTICATED");
+    expect((await auth.login("juf-anne", "4321", "10.0.0.10")).actor.role).toBe("instructor");
   });
 
-  it("purges expired sessions and old failures on its clock, so memory stays bounded", () => {
+  it("purges expired sessions and old failures on its clock, so memory stays bounded", async () => {
     const { clock, auth } = makeAuth({ instructorMinutes: 5 });
     auth.start();
-    for (let i = 0; i < 10; i++) auth.login("juf-anne", "4321", "10.0.0.2");
-    codeOf(() => auth.login("juf-anne", "0000", "10.0.0.3"));
+    for (let i = 0; i < 10; i++) await auth.login("juf-anne", "4321", "10.0.0.2");
+    await codeOf(() => auth.login("juf-anne", "0000", "10.0.0.3"));
     expect(auth.stats()).toEqual({ sessions: 10, trackedFailures: 2 });
     clock.advance(6 * MIN);
     expect(auth.stats()).toEqual({ sessions: 0, trackedFailures: 0 });
     auth.stop();
   });
 
-  it("keeps at most 20 sessions per user, dropping the oldest", () => {
+  it("keeps at most 20 sessions per user, dropping the oldest", async () => {
     const { clock, auth } = makeAuth();
-    const first = auth.login("tech", "technician", "10.0.0.2").token;
+    const first = (await auth.login("tech", "technician", "10.0.0.2")).token;
     clock.advance(1000);
-    for (let i = 0; i < 20; i++) auth.login("tech", "technician", "10.0.0.2");
+    for (let i = 0; i < 20; i++) await auth.login("tech", "technician", "10.0.0.2");
     expect(auth.stats().sessions).toBe(20);
     expect(auth.actorFor(first).role).toBe("kiosk");
+  });
+
+  it("counts guesses sent all at once like guesses sent one by one", async () => {
+    const { auth } = makeAuth();
+    const guesses = Array.from({ length: 8 }, (_, i) => codeOf(() => auth.login("juf-anne", `000${i}`, "10.0.0.70")));
+    const right = codeOf(() => auth.login("juf-anne", "4321", "10.0.0.70"));
+    expect(await Promise.all(guesses)).toEqual([...Array<string>(5).fill("UNAUTHENTICATED"), ...Array<string>(3).fill("RATE_LIMITED")]);
+    expect(await right).toBe("RATE_LIMITED");
+  });
+
+  it("checks the secret off the event loop, which keeps turning meanwhile", async () => {
+    const { auth } = makeAuth();
+    let turns = 0;
+    let done = false;
+    const spin = () => {
+      if (done) return;
+      turns += 1;
+      setImmediate(spin);
+    };
+    const login = auth.login("juf-anne", "4321", "10.0.0.2").finally(() => (done = true));
+    setImmediate(spin);
+    expect((await login).actor.role).toBe("instructor");
+    expect(turns).toBeGreaterThan(0);
+  });
+
+  it("refuses logins beyond 16 waiting their turn instead of queueing them without bound", async () => {
+    const { auth } = makeAuth();
+    const attempts = Array.from({ length: 17 }, (_, i) => codeOf(() => auth.login("tech", "technician", `10.0.4.${i}`)));
+    const codes = await Promise.all(attempts);
+    expect(codes.slice(0, 16)).toEqual(Array<string>(16).fill("returned"));
+    expect(codes[16]).toBe("RATE_LIMITED");
+    expect(await codeOf(() => auth.login("tech", "technician", "10.0.4.99"))).toBe("returned");
   });
 });
 

@@ -7,7 +7,7 @@
  * would need CSRF protection on every command and a cookie parser the hub does not have; a header
  * is sent only by our own script. The dashboard keeps the token in sessionStorage.
  */
-import { createHash, randomBytes, scryptSync, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes, scrypt, scryptSync, timingSafeEqual, type ScryptOptions } from "node:crypto";
 import type { FastifyRequest } from "fastify";
 import type { Clock, Timer } from "../core/clock.ts";
 import { HubError } from "../core/errors.ts";
@@ -16,7 +16,10 @@ import type { Actor, Role } from "../core/types.ts";
 import { SECRET_HASH_PATTERN, type SessionsConfig, type UsersConfig } from "../config/users.ts";
 import type { ActorOf } from "./guard.ts";
 
-/** Node's default scrypt cost (16 MiB, tens of ms): a login blocks the event loop that long. */
+/**
+ * Node's default scrypt cost (16 MiB, tens of ms). Logins check it on libuv's thread pool, one at
+ * a time, so the event loop (and with it interlock evaluation) never waits for a login.
+ */
 export const DEFAULT_SCRYPT_COST = 2 ** 14;
 const SCRYPT_R = 8;
 const SCRYPT_P = 1;
@@ -28,12 +31,20 @@ const MAX_TOKEN_CHARS = 128;
 const PURGE_EVERY_MS = 60_000;
 /** A forgotten tablet per login is fine; a script logging in in a loop must not grow memory. */
 const MAX_SESSIONS_PER_USER = 20;
+/** Logins waiting for their turn; more at once are refused instead of queued without bound. */
+const MAX_WAITING_LOGINS = 16;
 
 const WRONG = "wrong name or PIN/password";
 
+const scryptOptions = (cost: number): ScryptOptions => ({ N: cost, r: SCRYPT_R, p: SCRYPT_P, maxmem: 256 * cost * SCRYPT_R });
+
+// NFC: the same PIN or password typed on a different keyboard gives the same bytes.
 function derive(plain: string, salt: Buffer, cost: number, keyBytes: number): Buffer {
-  // NFC: the same PIN or password typed on a different keyboard gives the same bytes.
-  return scryptSync(plain.normalize("NFC"), salt, keyBytes, { N: cost, r: SCRYPT_R, p: SCRYPT_P, maxmem: 256 * cost * SCRYPT_R });
+  return scryptSync(plain.normalize("NFC"), salt, keyBytes, scryptOptions(cost));
+}
+
+function deriveAsync(plain: string, salt: Buffer, cost: number, keyBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => scrypt(plain.normalize("NFC"), salt, keyBytes, scryptOptions(cost), (error, key) => (error === null ? resolve(key) : reject(error))));
 }
 
 /** Hashes a PIN or password as `scrypt$<N>$<salt b64>$<hash b64>`, the form `secretHash` takes in the config. */
@@ -43,8 +54,11 @@ export function hashSecret(plain: string, cost: number = DEFAULT_SCRYPT_COST): s
   return `scrypt$${cost}$${salt.toString("base64")}$${hash.toString("base64")}`;
 }
 
-/** True if `plain` matches `hash`; false (never an exception) for a malformed hash. Constant time in the secret. */
-export function verifySecret(plain: string, hash: string): boolean {
+/**
+ * True if `plain` matches `hash`; false (never a rejection) for a malformed hash. Constant time in
+ * the secret; the hashing runs off the event loop.
+ */
+export async function verifySecret(plain: string, hash: string): Promise<boolean> {
   const m = SECRET_HASH_PATTERN.exec(hash);
   if (m === null) return false;
   const cost = Number(m[1]);
@@ -52,7 +66,7 @@ export function verifySecret(plain: string, hash: string): boolean {
   const expected = Buffer.from(m[3] ?? "", "base64");
   if (!Number.isInteger(Math.log2(cost)) || cost < 2 || cost > 2 ** 20 || expected.length === 0) return false;
   try {
-    return timingSafeEqual(derive(plain, salt, cost, expected.length), expected);
+    return timingSafeEqual(await deriveAsync(plain, salt, cost, expected.length), expected);
   } catch {
     return false;
   }
@@ -113,6 +127,9 @@ export class AuthService {
   /** Checked when the name is unknown, so a wrong name costs as long as a wrong secret. */
   private readonly decoy: string;
   private timer: Timer | null = null;
+  /** Logins run one after another, so the failure count a login sees includes every earlier one. */
+  private turn: Promise<unknown> = Promise.resolve();
+  private waiting = 0;
   private lastPurge: number;
 
   constructor(private readonly ctx: AuthContext) {
@@ -139,11 +156,24 @@ export class AuthService {
   }
 
   /**
-   * Checks a name and PIN/password. Throws HubError UNAUTHENTICATED (the same message for a wrong
-   * name and a wrong secret) or RATE_LIMITED (details: `{ retryAfterS }`) while the address or the
-   * name is locked out, even if the secret is right.
+   * Checks a name and PIN/password. Rejects with HubError UNAUTHENTICATED (the same message for a
+   * wrong name and a wrong secret) or RATE_LIMITED (details: `{ retryAfterS }`) while the address or
+   * the name is locked out, even if the secret is right, or while too many logins wait their turn.
    */
-  login(name: string, secret: string, from: string): LoginResult {
+  login(name: string, secret: string, from: string): Promise<LoginResult> {
+    if (this.waiting >= MAX_WAITING_LOGINS) {
+      this.ctx.logger.warn({ name, from, waiting: this.waiting }, "login refused: too many at once");
+      return Promise.reject(new HubError("RATE_LIMITED", "too many logins at once; try again in 5 s", { retryAfterS: 5 }));
+    }
+    this.waiting += 1;
+    const attempt = this.turn.then(() => this.attempt(name, secret, from));
+    this.turn = attempt.catch(() => undefined);
+    return attempt.finally(() => {
+      this.waiting -= 1;
+    });
+  }
+
+  private async attempt(name: string, secret: string, from: string): Promise<LoginResult> {
     const now = this.ctx.clock.now();
     if (now - this.lastPurge >= PURGE_EVERY_MS) this.purge();
     // Tablets capitalise the first letter; names in the config are lower case.
@@ -158,7 +188,7 @@ export class AuthService {
     }
     const account = this.accounts.get(key);
     // Checked before the name is judged, so an unknown name costs one scrypt like a wrong secret.
-    const matches = verifySecret(secret, account?.hash ?? this.decoy);
+    const matches = await verifySecret(secret, account?.hash ?? this.decoy);
     if (account === undefined || !matches) {
       const locked = [this.strike(addressKey, now), this.strike(nameKey, now)].some(Boolean);
       this.ctx.logger.warn({ name: key, from, locked }, "login failed");

@@ -279,17 +279,17 @@ describe("commands over socket.io", () => {
       const reply = await command(k, name, { rule: "water-leak", relay: "fan", on: true });
       expect(reply.ok ? "ok" : reply.code).toBe("UNAUTHENTICATED");
     }
-    const i = await client(auth.login("juf-anne", "4321", "127.0.0.1").token);
+    const i = await client((await auth.login("juf-anne", "4321", "127.0.0.1")).token);
     expect(await command(i, "interlock.reset", { rule: "water-leak" })).toEqual({ ok: false, code: "FORBIDDEN", message: "instructor may not interlock.reset; it needs technician" });
     expect(await command(i, "relay.set", { relay: "fan", on: true })).toEqual({ ok: true, result: { relay: "fan", on: true } });
-    const t = await client(auth.login("tech", "technician", "127.0.0.1").token);
+    const t = await client((await auth.login("tech", "technician", "127.0.0.1")).token);
     expect(await command(t, "interlock.reset", { rule: "water-leak" })).toMatchObject({ ok: true, result: { reset: "water-leak" } });
     expect(await command(t, "relay.set", { relay: "fan", on: 1 })).toMatchObject({ ok: false, code: "REQUEST_INVALID", message: expect.stringContaining("on: ") as string });
   });
 
   it("re-checks the token on every command: an expired or logged-out session is a kiosk", async () => {
     const { client, command, auth, clock, audit } = await makeServer();
-    const { token, expiresAt } = auth.login("juf-anne", "4321", "127.0.0.1");
+    const { token, expiresAt } = await auth.login("juf-anne", "4321", "127.0.0.1");
     const i = await client(token);
     expect(await i.emitWithAck("whoami")).toEqual({ ok: true, result: { name: "juf-anne", role: "instructor", expiresAt } });
     expect((await command(i, "relay.set", { relay: "fan", on: true })).ok).toBe(true);
@@ -301,7 +301,7 @@ describe("commands over socket.io", () => {
       ["kiosk", "refused"],
     ]);
 
-    const t = auth.login("tech", "technician", "127.0.0.1").token;
+    const t = (await auth.login("tech", "technician", "127.0.0.1")).token;
     const s = await client(t);
     auth.logout(t);
     expect(await command(s, "interlock.reset", { rule: "water-leak" })).toMatchObject({ ok: false, code: "UNAUTHENTICATED" });
@@ -309,7 +309,7 @@ describe("commands over socket.io", () => {
 
   it("answers malformed messages without crashing", async () => {
     const { client, auth, audit } = await makeServer();
-    const t = await client(auth.login("tech", "technician", "127.0.0.1").token);
+    const t = await client((await auth.login("tech", "technician", "127.0.0.1")).token);
     for (const bad of ["junk", 42, null, [], { name: 5 }, { name: "relay.set", params: {}, extra: 1 }]) {
       const reply = (await t.emitWithAck("command", bad)) as Reply<unknown>;
       expect(reply.ok ? "ok" : reply.code).toBe("REQUEST_INVALID");

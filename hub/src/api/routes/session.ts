@@ -28,15 +28,15 @@ export function registerSessionRoutes(app: FastifyInstance, deps: { auth: AuthSe
   app.post<{ Body: unknown }>(
     "/api/login",
     { schema: { summary: "Logs in with { name, secret } (an instructor's PIN or a technician's password); answers a Bearer token and when it expires", tags: ["session"] } },
-    (request, reply) => {
+    async (request, reply) => {
       // Tokens and failures must not be cached by a proxy or the tablet's browser.
       void reply.header("cache-control", "no-store");
       const body = LoginBody.safeParse(request.body ?? {});
       if (!body.success) return sendReply(reply, { ok: false, code: "REQUEST_INVALID", message: `login: ${describeIssues(body.error, "(body)")}` });
       const from = request.ip;
-      let session: ReturnType<AuthService["login"]>;
+      let session: Awaited<ReturnType<AuthService["login"]>>;
       try {
-        session = auth.login(body.data.name, body.data.secret, from);
+        session = await auth.login(body.data.name, body.data.secret, from);
       } catch (error) {
         if (error instanceof HubError && error.code === "RATE_LIMITED") void reply.header("retry-after", String(retryAfterS(error.details)));
         if (error instanceof HubError && error.code === "UNAUTHENTICATED") {
