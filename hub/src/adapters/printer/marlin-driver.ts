@@ -317,6 +317,12 @@ export class MarlinDriver {
         }
         return;
       case "halt":
+        if (this.current === "halted") {
+          // One halt, several lines: Marlin names the cause (`MINTEMP triggered`) and then says
+          // `Printer halted. kill() called!`. The first line is the reason; the rest are messages.
+          this.emit("message", line.message, "error");
+          return;
+        }
         this.failAll(`printer halted: ${line.message}`);
         this.setState("halted", line.message);
         this.emit("halt", line.halt, line.message);
