@@ -5,19 +5,18 @@
  *  - 30 dashboards (socket.io clients) open at once while 2,000 readings/s flow: frame delay and
  *    the hub's event-loop lag in the first and the last part of the run (it must not grow).
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { io as ioClient, type Socket } from "socket.io-client";
-import { stringify } from "yaml";
 import type { LiveFrame } from "../hub/src/api/live-protocol.ts";
-import type { HubConfigInput } from "../hub/src/config/schema.ts";
 import { launchBrowser } from "../test/support/browser.ts";
 import { freePort } from "../test/support/mosquitto.ts";
-import { spawnHub, type HubProcess } from "../test/support/spawn-hub.ts";
+import { type HubProcess, spawnHub } from "../test/support/spawn-hub.ts";
 import { MqttLoad } from "./lib/mqtt-load.ts";
 import { percentile, procStats } from "./lib/stats.ts";
+import { benchConfig, startBenchHub } from "./lib/hub.ts";
 
 export async function runKiosk(opts: { log: (l: string) => void }): Promise<{ firstValueMs: number[]; fps: number; p95FrameMs: number }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "tec-bench-kiosk-"));
@@ -74,19 +73,7 @@ export async function runKiosk(opts: { log: (l: string) => void }): Promise<{ fi
 export async function runDashboards(opts: { clients: number; seconds: number; log: (l: string) => void }): Promise<{ earlyP99: number; lateP99: number }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "tec-bench-dash-"));
   const devices = Array.from({ length: 10 }, (_, i) => `load-${i}`);
-  const config: HubConfigInput = {
-    site: "bench",
-    siteName: "Benchmark",
-    demo: true,
-    http: { host: "127.0.0.1", port: 0 },
-    broker: { mode: "embedded", host: "127.0.0.1", port: 0 },
-    storage: { path: path.join(dir, "bench.db") },
-    opcua: { enabled: false },
-    devices: devices.map((id) => ({ kind: "mqtt" as const, id, name: id, password: `pw-${id}` })),
-    simulators: { tinyHouse: { enabled: false } },
-  };
-  writeFileSync(path.join(dir, "bench.yaml"), stringify(config));
-  const hub = await spawnHub(path.join(dir, "bench.yaml"));
+  const hub = await startBenchHub(dir, benchConfig(dir, { devices: devices.map((id) => ({ kind: "mqtt" as const, id, name: id, password: `pw-${id}` })) }));
   const sockets: Socket[] = [];
   const gen = new MqttLoad({ host: "127.0.0.1", port: hub.mqttPort, site: "bench", devices: devices.map((id) => ({ id, username: id, password: `pw-${id}` })) });
   try {

@@ -6,18 +6,17 @@
  * of the same device: frames coalesce). "Nothing lost" means every message sent was accepted by
  * the hub (none shed, none rejected, no sequence gaps).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { io as ioClient } from "socket.io-client";
-import { stringify } from "yaml";
 import type { LiveFrame } from "../hub/src/api/live-protocol.ts";
-import type { HubConfigInput } from "../hub/src/config/schema.ts";
 import { startMosquitto, type Mosquitto } from "../test/support/mosquitto.ts";
-import { spawnHub, type HubProcess } from "../test/support/spawn-hub.ts";
+import type { HubProcess } from "../test/support/spawn-hub.ts";
 import { MqttLoad, type TemplateFill, writePadded } from "./lib/mqtt-load.ts";
 import { percentile, procStats, type ProcSample } from "./lib/stats.ts";
+import { benchConfig, benchOpcua, startBenchHub } from "./lib/hub.ts";
 
 const SITE = "bench";
 const DEVICES = 50;
@@ -71,23 +70,18 @@ export async function runIngest(opts: IngestOptions): Promise<{ steps: IngestSte
   try {
     if (opts.mode === "external") mosquitto = await startMosquitto();
     const devices = Array.from({ length: DEVICES }, (_, i) => `bench-${String(i).padStart(2, "0")}`);
-    const config: HubConfigInput = {
+    // Everything on, the hub's OPC UA server too.
+    const config = benchConfig(dir, {
       site: SITE,
-      siteName: "Benchmark",
-      demo: true,
-      http: { host: "127.0.0.1", port: 0 },
       broker:
         opts.mode === "embedded"
           ? { mode: "embedded", host: "127.0.0.1", port: 0, observer: null }
           : { mode: "external", url: mosquitto?.url ?? "", observer: null },
       intake: { maxMessagesPerS: 1_000_000, maxDeviceMessagesPerS: 100_000 },
-      storage: { path: path.join(dir, "bench.db") },
+      opcua: await benchOpcua(dir),
       devices: devices.map((id) => ({ kind: "mqtt" as const, id, name: id, password: `pw-${id}` })),
-      simulators: { tinyHouse: { enabled: false } },
-    };
-    const configPath = path.join(dir, "bench.yaml");
-    writeFileSync(configPath, stringify(config));
-    hub = await spawnHub(configPath);
+    });
+    hub = await startBenchHub(dir, config);
     const hubPid = hub.proc.pid ?? 0;
     const httpUrl = `http://127.0.0.1:${hub.httpPort}`;
     const brokerPort = opts.mode === "embedded" ? hub.mqttPort : (mosquitto?.port ?? 0);

@@ -5,16 +5,15 @@
  * broker hops on top of the hub's own reaction: an upper bound for "reading arrives at the broker"
  * to "safe command leaves it".
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import mqtt from "mqtt";
-import { stringify } from "yaml";
-import type { HubConfigInput } from "../hub/src/config/schema.ts";
-import { spawnHub, type HubProcess } from "../test/support/spawn-hub.ts";
+import type { HubProcess } from "../test/support/spawn-hub.ts";
 import { MqttLoad } from "./lib/mqtt-load.ts";
 import { percentile, procStats } from "./lib/stats.ts";
+import { benchConfig, benchOpcua, command, login, startBenchHub } from "./lib/hub.ts";
 
 const SITE = "bench";
 const LOAD_DEVICES = 10;
@@ -35,13 +34,10 @@ export async function runReaction(opts: { trips: number; log: (line: string) => 
   const clients: mqtt.MqttClient[] = [];
   try {
     const loadIds = Array.from({ length: LOAD_DEVICES }, (_, i) => `load-${i}`);
-    const config: HubConfigInput = {
+    const config = benchConfig(dir, {
       site: SITE,
-      siteName: "Benchmark",
-      demo: true,
-      http: { host: "127.0.0.1", port: 0 },
       broker: { mode: "embedded", host: "127.0.0.1", port: 0, observer: { username: "observer", password: "observer" } },
-      storage: { path: path.join(dir, "bench.db") },
+      opcua: await benchOpcua(dir),
       devices: [
         { kind: "mqtt", id: "water", name: "Water", password: "pw-water" },
         ...loadIds.map((id) => ({ kind: "mqtt" as const, id, name: id, password: `pw-${id}` })),
@@ -58,11 +54,8 @@ export async function runReaction(opts: { trips: number; log: (line: string) => 
         },
       ],
       users: [{ name: "tech", role: "technician", password: "technician" }],
-      simulators: { tinyHouse: { enabled: false } },
-    };
-    const configPath = path.join(dir, "bench.yaml");
-    writeFileSync(configPath, stringify(config));
-    hub = await spawnHub(configPath, {}, process.env.TEC_BENCH_PROFILE !== undefined ? ["--cpu-prof", `--cpu-prof-dir=${process.env.TEC_BENCH_PROFILE}`] : []);
+    });
+    hub = await startBenchHub(dir, config, process.env.TEC_BENCH_PROFILE !== undefined ? ["--cpu-prof", `--cpu-prof-dir=${process.env.TEC_BENCH_PROFILE}`] : []);
     const url = `mqtt://127.0.0.1:${hub.mqttPort}`;
     const http = `http://127.0.0.1:${hub.httpPort}`;
 
@@ -89,11 +82,8 @@ export async function runReaction(opts: { trips: number; log: (line: string) => 
     await water.subscribeAsync(`tec/${SITE}/water/cmd/+`);
     tele(0);
 
-    const login = (await (await fetch(`${http}/api/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "tech", secret: "technician" }) })).json()) as { result: { token: string } };
-    const reset = async () => {
-      const r = await fetch(`${http}/api/commands/interlock.reset`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${login.result.token}` }, body: JSON.stringify({ id: "water-leak" }) });
-      return ((await r.json()) as { ok: boolean }).ok;
-    };
+    const token = await login(http, "tech", "technician");
+    const reset = async () => (await command(http, token, "interlock.reset", { id: "water-leak" })).ok;
     const status = async () => ((await (await fetch(`${http}/api/interlocks/water-leak`)).json()) as { result: { status: string } }).result.status;
     for (let i = 0; i < 100 && (await status()) !== "normal"; i++) await new Promise((r) => setTimeout(r, 50));
 

@@ -4,19 +4,18 @@
  * confirmed over its OPC UA subscription (the station's state in a live frame). The hub runs as
  * its own process; the cell and the clients are in this one.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { io as ioClient } from "socket.io-client";
-import { stringify } from "yaml";
 import type { LiveFrame } from "../hub/src/api/live-protocol.ts";
-import type { HubConfigInput } from "../hub/src/config/schema.ts";
 import { OperationalMode } from "../simulators/robot-cell/cell.ts";
 import { HOME_DEG } from "../simulators/robot-cell/programs.ts";
 import { startRobotCell } from "../simulators/robot-cell/server.ts";
-import { spawnHub, type HubProcess } from "../test/support/spawn-hub.ts";
+import type { HubProcess } from "../test/support/spawn-hub.ts";
 import { percentile } from "./lib/stats.ts";
+import { benchConfig, command, login, startBenchHub } from "./lib/hub.ts";
 
 export async function runRobotEstop(opts: { stops: number; log: (line: string) => void }): Promise<{ cellP50: number; cellP99: number; hubP50: number; hubP99: number }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "tec-bench-robot-"));
@@ -28,26 +27,14 @@ export async function runRobotEstop(opts: { stops: number; log: (line: string) =
   });
   let hub: HubProcess | null = null;
   try {
-    const config: HubConfigInput = {
-      site: "bench",
-      siteName: "Benchmark",
-      demo: true,
-      http: { host: "127.0.0.1", port: 0 },
-      broker: { mode: "embedded", host: "127.0.0.1", port: 0 },
-      storage: { path: path.join(dir, "bench.db") },
-      opcua: { enabled: false, pkiFolder: path.join(dir, "pki") },
+    const config = benchConfig(dir, {
       devices: [{ kind: "robot-opcua", id: "cell", name: "Cell", endpoint: cell.endpointUrl, simulated: true, programs: ["sweep"] }],
       users: [{ name: "juf", role: "instructor", pin: "1234" }],
-      simulators: { tinyHouse: { enabled: false } },
-    };
-    writeFileSync(path.join(dir, "bench.yaml"), stringify(config));
-    hub = await spawnHub(path.join(dir, "bench.yaml"));
+    });
+    hub = await startBenchHub(dir, config);
     const http = `http://127.0.0.1:${hub.httpPort}`;
-    const login = (await (await fetch(`${http}/api/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "juf", secret: "1234" }) })).json()) as { result: { token: string } };
-    const command = async (name: string, params: object = {}) => {
-      const r = await fetch(`${http}/api/commands/${name}`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${login.result.token}` }, body: JSON.stringify(params) });
-      return (await r.json()) as { ok: boolean; message?: string };
-    };
+    const token = await login(http, "juf", "1234");
+    const run = (name: string, params: object = {}) => command(http, token, name, params);
     const socket = ioClient(http, { transports: ["websocket"], forceNew: true });
     let hubSawStop: ((t: number) => void) | null = null;
     socket.on("frame", (f: LiveFrame) => {
@@ -63,13 +50,13 @@ export async function runRobotEstop(opts: { stops: number; log: (line: string) =
     };
     const view = async () => ((await (await fetch(`${http}/api/stations/cell`)).json()) as { result: { state: string; details: { demoState: string } } }).result;
     await wait(async () => (await view()).state !== "offline", 20_000);
-    await command("visit.start", { label: "bench", stations: ["cell"], minutes: 60 });
+    await run("visit.start", { label: "bench", stations: ["cell"], minutes: 60 });
 
     const toCell: number[] = [];
     const toHub: number[] = [];
     for (let i = 0; i < opts.stops; i++) {
       await wait(async () => ["ready", "stopped"].includes((await view()).details.demoState), 10_000);
-      const started = await command("station.start", { station: "cell", program: "sweep" });
+      const started = await run("station.start", { station: "cell", program: "sweep" });
       if (!started.ok) throw new Error(`start refused: ${started.message ?? "?"}`);
       await wait(() => cell.cell.snapshot().programState === "running", 5000);
       await wait(async () => (await view()).state === "running", 5000);
@@ -79,13 +66,13 @@ export async function runRobotEstop(opts: { stops: number; log: (line: string) =
       });
       const hubSeen = new Promise<number>((resolve) => (hubSawStop = resolve));
       const t0 = performance.now();
-      await command("estop.trigger");
+      await run("estop.trigger");
       const t1 = await Promise.race([hubSeen, new Promise<number>((r) => setTimeout(() => r(Number.NaN), 5000))]);
       hubSawStop = null;
       off();
       if (cellStoppedAt > 0) toCell.push(cellStoppedAt - t0);
       if (!Number.isNaN(t1)) toHub.push(t1 - t0);
-      await wait(async () => (await command("interlock.reset", { id: "estop" })).ok, 5000);
+      await wait(async () => (await run("interlock.reset", { id: "estop" })).ok, 5000);
     }
     socket.close();
     const c = Float64Array.from(toCell).sort();

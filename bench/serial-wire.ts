@@ -11,40 +11,21 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import os from "node:os";
 import path from "node:path";
 import { SerialPort } from "serialport";
-import { stringify } from "yaml";
 import { frame } from "../hub/src/adapters/printer/gcode.ts";
 import { stripComment } from "../hub/src/adapters/printer/gcode.ts";
-import type { HubConfigInput } from "../hub/src/config/schema.ts";
 import { systemClock } from "../hub/src/core/clock.ts";
 import { encodeLine, LineSplitter, decodeLine, isDecodeError } from "../firmware-bridge/serial/codec.ts";
 import { openPtyPair } from "../simulators/common/pty-pair.ts";
 import { startPrinterSim } from "../simulators/printer/index.ts";
 import { LinePacer } from "../simulators/printer/line-pacer.ts";
-import { spawnHub, type HubProcess } from "../test/support/spawn-hub.ts";
+import type { HubProcess } from "../test/support/spawn-hub.ts";
 import { procStats } from "./lib/stats.ts";
+import { benchConfig, command, login, startBenchHub } from "./lib/hub.ts";
 
 const BAUD = 115200;
 const WIRE_BYTES_PER_S = BAUD / 10;
 
-function baseConfig(dir: string, devices: HubConfigInput["devices"]): HubConfigInput {
-  return {
-    site: "bench",
-    siteName: "Benchmark",
-    demo: true,
-    http: { host: "127.0.0.1", port: 0 },
-    broker: { mode: "embedded", host: "127.0.0.1", port: 0 },
-    storage: { path: path.join(dir, "bench.db") },
-    opcua: { enabled: false },
-    devices,
-    users: [{ name: "tech", role: "technician", password: "technician" }],
-    simulators: { tinyHouse: { enabled: false } },
-  };
-}
-
-async function login(http: string): Promise<string> {
-  const r = (await (await fetch(`${http}/api/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "tech", secret: "technician" }) })).json()) as { result: { token: string } };
-  return r.result.token;
-}
+const TECH = { name: "tech", role: "technician", password: "technician" } as const;
 
 async function until(pred: () => Promise<boolean>, ms: number): Promise<void> {
   const end = Date.now() + ms;
@@ -65,13 +46,12 @@ export async function runPrinterStream(opts: { seconds: number; log: (l: string)
     mkdirSync(catalogue);
     const model = readFileSync(path.resolve("printers/catalogue/spiral-vase.gcode"), "utf8");
     writeFileSync(path.join(catalogue, "vase.gcode"), model);
-    writeFileSync(path.join(dir, "bench.yaml"), stringify(baseConfig(dir, [{ kind: "printer", id: "printer-1", name: "Bench printer", url: sim.url, catalogue }])));
-    hub = await spawnHub(path.join(dir, "bench.yaml"));
+    hub = await startBenchHub(dir, benchConfig(dir, { devices: [{ kind: "printer", id: "printer-1", name: "Bench printer", url: sim.url, catalogue }], users: [TECH] }));
     const http = `http://127.0.0.1:${hub.httpPort}`;
-    const token = await login(http);
+    const token = await login(http, TECH.name, TECH.password);
     const view = async () => ((await (await fetch(`${http}/api/stations/printer-1`)).json()) as { result: { state: string; progress: { pct: number } | null; details: { link: { linesSent: number; resends: number } } } }).result;
     await until(async () => (await view()).state === "idle", 20_000);
-    const started = (await (await fetch(`${http}/api/commands/station.start`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify({ station: "printer-1", program: "vase" }) })).json()) as { ok: boolean; message?: string };
+    const started = await command(http, token, "station.start", { station: "printer-1", program: "vase" });
     if (!started.ok) throw new Error(`the print did not start: ${started.message ?? "?"}`);
     await until(async () => (await view()).state === "running", 20_000);
     // Skip the heat-up (Marlin's M109/M190 wait out a residency time) and homing at the start.
@@ -125,8 +105,7 @@ export async function runSerialBoard(opts: { seconds: number; log: (l: string) =
   );
   board.on("data", (d: Buffer) => splitter.push(d));
   try {
-    writeFileSync(path.join(dir, "bench.yaml"), stringify(baseConfig(dir, [{ kind: "serial", id: "board", name: "Bench board", url: `serial://${pty.hubPath}?baud=${BAUD}` }])));
-    hub = await spawnHub(path.join(dir, "bench.yaml"));
+    hub = await startBenchHub(dir, benchConfig(dir, { devices: [{ kind: "serial", id: "board", name: "Bench board", url: `serial://${pty.hubPath}?baud=${BAUD}` }], users: [TECH] }));
     const http = `http://127.0.0.1:${hub.httpPort}`;
     hello();
     await until(() => Promise.resolve(welcomed), 10_000);
