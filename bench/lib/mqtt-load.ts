@@ -19,6 +19,11 @@ export interface LoadOptions {
   port: number;
   site: string;
   devices: LoadDevice[];
+  /**
+   * Sequence numbers each device's publish log holds before it grows (default 65,536). Thousands
+   * of devices sending a few messages each need far less than 512 KB of log apiece.
+   */
+  logCapacity?: number;
 }
 
 export interface RunResult {
@@ -74,6 +79,8 @@ const TICK_MS = 2;
 
 export class MqttLoad {
   private sessions: Session[] = [];
+  /** The next device in the round-robin. */
+  private cursor = 0;
 
   constructor(private readonly options: LoadOptions) {}
 
@@ -85,8 +92,15 @@ export class MqttLoad {
     return this.sessions[index]?.seq ?? 0;
   }
 
-  async connect(): Promise<void> {
-    this.sessions = await Promise.all(this.options.devices.map((d) => this.open(d)));
+  /**
+   * Connects every device: all at once (a connect storm), or `batch` at a time, each batch once
+   * the previous one has its CONNACKs (a fleet that comes up over time).
+   */
+  async connect(batch = Number.POSITIVE_INFINITY): Promise<void> {
+    const devices = this.options.devices;
+    const step = Math.max(1, Math.min(batch, devices.length));
+    this.sessions = [];
+    for (let i = 0; i < devices.length; i += step) this.sessions.push(...(await Promise.all(devices.slice(i, i + step).map((d) => this.open(d)))));
   }
 
   /** Publishes retained status and meta for every device, as a real device does on connect. */
@@ -103,6 +117,8 @@ export class MqttLoad {
    * Publishes `ratePerS` messages per second in total, spread evenly over the devices, for
    * `durationMs`. `payload(seq, ts)` builds each message's JSON; `fill`, if given, instead patches
    * a fixed-size template in place (cheaper: the generator must not be what limits the run).
+   * The round-robin carries on where the previous run stopped, so runs in short slices still
+   * spread the messages over every device.
    */
   async run(ratePerS: number, durationMs: number, payload: (seq: number, ts: number) => string, fill?: TemplateFill): Promise<RunResult> {
     const start = performance.now();
@@ -114,27 +130,23 @@ export class MqttLoad {
         const elapsed = Math.min(now - start, durationMs);
         const due = Math.floor((elapsed / 1000) * ratePerS);
         const wall = Date.now();
-        // One write per socket per tick: cork, queue the tick's packets, uncork.
-        for (const s of this.sessions) s.socket.cork();
-        while (sent < due) {
+        // One write per socket per tick: cork, queue the tick's packets, uncork. Only the sockets
+        // this tick writes to: with thousands of devices, touching every socket each tick would
+        // cost the generator more than the messages do.
+        const corked: Session[] = [];
+        while (sent < due && n > 0) {
           // Round-robin over the devices so every device sends at rate / n.
-          const s = this.sessions[sent % n];
+          const s = this.sessions[this.cursor % n];
           if (s === undefined) break;
-          s.seq += 1;
-          let packet: Buffer;
-          if (fill !== undefined) {
-            s.template ??= mqttPacket.generate({ cmd: "publish", topic: s.topic, payload: Buffer.from(fill.template), qos: 0, retain: false, dup: false });
-            packet = Buffer.allocUnsafe(s.template.length);
-            s.template.copy(packet);
-            fill.patch(packet, s.template.length - fill.template.length, s.seq, wall);
-          } else {
-            packet = mqttPacket.generate({ cmd: "publish", topic: s.topic, payload: Buffer.from(payload(s.seq, wall)), qos: 0, retain: false, dup: false });
+          this.cursor = (this.cursor + 1) % n;
+          if (!s.socket.writableCorked) {
+            s.socket.cork();
+            corked.push(s);
           }
-          s.log.set(s.seq, performance.now());
-          s.socket.write(packet);
+          this.publish(s, wall, payload, fill);
           sent += 1;
         }
-        for (const s of this.sessions) s.socket.uncork();
+        for (const s of corked) s.socket.uncork();
         if (now - start >= durationMs) {
           resolve({ sent, elapsedMs: now - start });
           return;
@@ -143,6 +155,28 @@ export class MqttLoad {
       };
       tick();
     });
+  }
+
+  /** One telemetry message from every device, now; returns how many were written. */
+  once(payload: (seq: number, ts: number) => string, fill?: TemplateFill): number {
+    const wall = Date.now();
+    for (const s of this.sessions) this.publish(s, wall, payload, fill);
+    return this.sessions.length;
+  }
+
+  private publish(s: Session, wall: number, payload: (seq: number, ts: number) => string, fill: TemplateFill | undefined): void {
+    s.seq += 1;
+    let packet: Buffer;
+    if (fill !== undefined) {
+      s.template ??= mqttPacket.generate({ cmd: "publish", topic: s.topic, payload: Buffer.from(fill.template), qos: 0, retain: false, dup: false });
+      packet = Buffer.allocUnsafe(s.template.length);
+      s.template.copy(packet);
+      fill.patch(packet, s.template.length - fill.template.length, s.seq, wall);
+    } else {
+      packet = mqttPacket.generate({ cmd: "publish", topic: s.topic, payload: Buffer.from(payload(s.seq, wall)), qos: 0, retain: false, dup: false });
+    }
+    s.log.set(s.seq, performance.now());
+    s.socket.write(packet);
   }
 
   close(): void {
@@ -164,7 +198,7 @@ export class MqttLoad {
         }
         socket.off("error", reject);
         socket.on("error", () => {});
-        resolve({ device, socket, topic: `tec/${this.options.site}/${device.id}/tele`, seq: 0, log: new PublishLog() });
+        resolve({ device, socket, topic: `tec/${this.options.site}/${device.id}/tele`, seq: 0, log: new PublishLog(this.options.logCapacity) });
       });
       socket.on("connect", () => {
         socket.write(

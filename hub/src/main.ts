@@ -13,6 +13,7 @@ import { HubPresence } from "./adapters/mqtt-device/presence.ts";
 import { AuthService } from "./api/auth.ts";
 import { registerHubCommands } from "./api/command-set.ts";
 import { CommandRegistry } from "./api/commands.ts";
+import { RefusalLedger } from "./api/refusals.ts";
 import { buildHttp } from "./api/http.ts";
 import { attachLiveCommands } from "./api/live-commands.ts";
 import { LiveStream } from "./api/live.ts";
@@ -20,11 +21,12 @@ import { createMetrics } from "./api/metrics.ts";
 import { HubMonitor } from "./api/monitor.ts";
 import { HubOpcuaServer } from "./api/opcua-server.ts";
 import { registerAuditRoutes } from "./api/routes/audit.ts";
-import { registerCommandRoutes } from "./api/routes/commands.ts";
+import { COMMAND_BODY_LIMIT_BYTES, registerCommandRoutes } from "./api/routes/commands.ts";
 import { registerSafetyRoutes } from "./api/routes/safety.ts";
 import { registerSessionRoutes } from "./api/routes/session.ts";
 import { registerStationRoutes } from "./api/routes/stations.ts";
-import { EmbeddedBroker } from "./broker/broker.ts";
+import { BrokerThread } from "./broker/broker-thread.ts";
+import { EXTERNAL_BROKER_STATS } from "./broker/protocol.ts";
 import type { HubConfig } from "./config/schema.ts";
 import { CommandService } from "./core/actuators/commands.ts";
 import { ActuatorKeeper } from "./core/actuators/keeper.ts";
@@ -35,6 +37,7 @@ import { SafeStateEnforcer } from "./core/interlock/safe-state.ts";
 import { InterlockService } from "./core/interlock/service.ts";
 import { type Logger, silentLogger } from "./core/logger.ts";
 import { Registry } from "./core/registry/registry.ts";
+import { FreshnessSweeper } from "./core/registry/sweeper.ts";
 import { robotRules } from "./core/robots/rules.ts";
 import type { RobotStation } from "./core/robots/station.ts";
 import { StationRegistry } from "./core/stations/stations.ts";
@@ -44,11 +47,14 @@ import { asDeviceId, type DeviceState } from "./core/types.ts";
 import { SqliteAlarmStore } from "./storage/alarm-store.ts";
 import { SqliteAuditLog } from "./storage/audit.ts";
 import { openDatabase } from "./storage/db.ts";
+import { DiskGuard } from "./storage/disk-guard.ts";
+import { StorageMaintenance } from "./storage/maintenance.ts";
+import { DEVICE_SAVER_DEFAULTS, DeviceSaver } from "./storage/device-saver.ts";
 import { DeviceStore } from "./storage/device-store.ts";
 import { HistoryStore } from "./storage/history.ts";
 import { SqliteInterlockStore } from "./storage/interlock-store.ts";
 import { JobHistory } from "./storage/job-history.ts";
-import { EmbeddedLink, ExternalLink, type MqttLink } from "./transports/mqtt-link.ts";
+import { ExternalLink, type MqttLink } from "./transports/mqtt-link.ts";
 
 export const HUB_VERSION = "0.2.0";
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -85,7 +91,7 @@ export interface Hub {
 const SWEEP_MS = 250;
 const SAVE_DEVICES_MS = 5000;
 
-function startLink(config: Readonly<HubConfig>, logger: Logger, pipeline: TelemetryPipeline, registry: Registry): { broker: EmbeddedBroker | null; link: () => MqttLink } {
+function startLink(config: Readonly<HubConfig>, clock: Clock, logger: Logger, pipeline: TelemetryPipeline, registry: Registry, alarms: AlarmBook): { broker: BrokerThread | null; link: MqttLink } {
   if (config.broker.mode === "external") {
     const link = new ExternalLink(
       {
@@ -96,24 +102,41 @@ function startLink(config: Readonly<HubConfig>, logger: Logger, pipeline: Teleme
       },
       logger.child({ module: "mqtt" }),
     );
-    return { broker: null, link: () => link };
+    return { broker: null, link };
   }
-  const broker = new EmbeddedBroker(
+  const broker = new BrokerThread(
     {
       site: config.site,
       host: config.broker.host,
       port: config.broker.port,
-      devices: new Map(config.devices.flatMap((d) => (d.kind === "mqtt" ? [[d.id, d.password] as const] : []))),
+      devices: config.devices.flatMap((d) => (d.kind === "mqtt" ? [[d.id, d.password] as [string, string]] : [])),
       observer: config.broker.observer,
-      maxSubscriberBacklogB: config.broker.maxSubscriberBacklogB,
-      keepaliveS: config.broker.keepaliveS,
+      limits: config.broker.limits,
     },
     {
+      clock,
       logger: logger.child({ module: "broker" }),
-      hooks: { onDenied: (deviceId, code, message) => pipeline.reject(deviceId !== null && registry.has(deviceId) ? deviceId : null, code, message) },
+      hooks: {
+        denied: (d) => {
+          const device = d.deviceId !== null && registry.has(d.deviceId) ? d.deviceId : null;
+          pipeline.reject(device, d.code, d.message, d.count);
+          // A device's client id tried by another account: someone is trying to take its place.
+          if (d.code === "client-id-refused" && device !== null) {
+            alarms.raise(`mqtt-client-id:${device}`, "warning", device, {
+              nl: `Een ander account probeerde de MQTT-verbinding van ${device} over te nemen (geweigerd): ${d.message}`,
+              en: `Another account tried to take over ${device}'s MQTT session (refused): ${d.message}`,
+            });
+          }
+        },
+        restarting: (reason) =>
+          alarms.raise("mqtt-broker-restarted", "critical", "broker", {
+            nl: `De MQTT-broker van de hub is opnieuw gestart: ${reason}`,
+            en: `The hub's MQTT broker was restarted: ${reason}`,
+          }),
+      },
     },
   );
-  return { broker, link: () => new EmbeddedLink(broker.instance, broker.port) };
+  return { broker, link: broker };
 }
 
 export async function startHub(config: Readonly<HubConfig>, options: HubOptions = {}): Promise<Hub> {
@@ -135,10 +158,12 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
   registry.restore(deviceStore.load());
   const pipeline = new TelemetryPipeline({ clock, bus, registry }, config.intake);
 
-  // MQTT: the embedded broker or an external one, behind one link.
-  const { broker, link: makeLink } = startLink(config, logger, pipeline, registry);
-  await broker?.start();
-  const link = makeLink();
+  // Alarms for technicians: the broker raises some.
+  const alarms = new AlarmBook({ clock, bus, store: new SqliteAlarmStore(db, { logger }) });
+
+  // MQTT: the embedded broker on its own thread, or an external one, behind one link.
+  const { broker, link } = startLink(config, clock, logger, pipeline, registry, alarms);
+  await broker?.listen();
   const adapter = new MqttDeviceAdapter({ site: config.site, link, pipeline });
   const serialBoards = buildSerialBoards(config, { clock, logger, pipeline, registry });
   // The one command path: each command goes out over the carrier its device uses.
@@ -202,7 +227,6 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
   const robotConfigs = config.devices.filter((d) => d.kind === "robot-opcua" || d.kind === "robot-firmata");
 
   // Safety: interlocks, the emergency stop, alarms; trip actions through the one command path.
-  const alarms = new AlarmBook({ clock, bus, store: new SqliteAlarmStore(db, { logger }) });
   const enforcer = new SafeStateEnforcer({ clock, registry, commands, keeper, logger: logger.child({ module: "safe-state" }) }, (e) => interlocks?.escalate(e));
   interlocks = new InterlockService(
     {
@@ -242,8 +266,11 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
   await history.start();
 
   // API: one command registry for HTTP and socket.io; sessions; live stream.
-  const auth = new AuthService({ clock, logger: logger.child({ module: "auth" }), users: config.users, sessions: config.sessions });
-  const commandRegistry = new CommandRegistry({ clock, audit, logger: logger.child({ module: "commands" }) });
+  // Refusals to clients without a session are counted per address and minute, not audited one by one.
+  const refusals = new RefusalLedger({ clock, audit, logger: logger.child({ module: "refusals" }) });
+  const auth = new AuthService({ clock, logger: logger.child({ module: "auth" }), users: config.users, sessions: config.sessions, alarms });
+  const commandRegistry = new CommandRegistry({ clock, audit, logger: logger.child({ module: "commands" }), refusals });
+  const diskGuard = new DiskGuard({ clock, logger: logger.child({ module: "disk-guard" }), alarms, maintenance: new StorageMaintenance(config.storage.path) }, config.storage);
   registerHubCommands(commandRegistry, { interlocks: safety, alarms, keeper, commands, registry, stations, visits, serialBoards, onStarted: (device, actuator) => visits.active !== null && visitHolds.add(`${device}/${actuator}`) });
 
   const live = new LiveStream({ clock, bus, registry }, { site: config.site, siteName: config.siteName, ...config.live });
@@ -264,7 +291,7 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
       mode: config.broker.mode,
       description: link.description,
       connected: link.connected,
-      ...(broker?.stats() ?? { clients: 0, authFailures: 0, aclDenials: 0, forwardDropped: 0 }),
+      ...(broker?.stats() ?? EXTERNAL_BROKER_STATS),
     }),
     live: () => ({ clients: live.clients, frames: live.counters.frames, skippedForSlowClients: live.counters.skippedForSlowClients }),
     history: () => ({ ...history.stats() }),
@@ -283,15 +310,16 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
     metrics,
     dashboardDir: options.dashboardDir ?? DEFAULT_DASHBOARD_DIR,
     routes: [
-      (a) => registerSessionRoutes(a, { auth, audit, clock }),
+      (a) => registerSessionRoutes(a, { auth, audit, clock, refusals }),
       (a) => registerCommandRoutes(a, { commands: commandRegistry, actorOf: auth.actorOf }),
       (a) => registerSafetyRoutes(a, { interlocks: safety, alarms, enforcer, actorOf: auth.actorOf }),
       (a) => registerAuditRoutes(a, { audit, actorOf: auth.actorOf }),
-      (a) => registerStationRoutes(a, { stations, jobs, audit, actorOf: auth.actorOf, catalogues: printers.catalogues, visits, keeper }),
+      (a) => registerStationRoutes(a, { stations, jobs, audit, actorOf: auth.actorOf, catalogues: printers.catalogues, visits, keeper, refusals }),
     ],
   });
   // socket.io takes its own path on fastify's server and hands every other request on.
-  const io = new SocketServer(app.server, { serveClient: false, cors: { origin: false } });
+  // A socket.io message from a client is a command or a whoami: 16 KB, like a command over REST (1 MB by default).
+  const io = new SocketServer(app.server, { serveClient: false, cors: { origin: false }, maxHttpBufferSize: COMMAND_BODY_LIMIT_BYTES });
   live.attach(io);
   attachLiveCommands(io, { commands: commandRegistry, auth });
 
@@ -299,6 +327,8 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
   await adapter.start();
   presence.start();
   auth.start();
+  refusals.start();
+  diskGuard.start();
   safety.start();
   live.start();
   monitor.start();
@@ -311,18 +341,20 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
   for (const p of printers.stations) p.connect();
   for (const r of robots) r.connect();
 
-  const sweep = clock.setInterval(() => registry.sweep(), SWEEP_MS);
-  const saveDevices = () => {
-    try {
-      deviceStore.save(registry.snapshot());
-    } catch (error) {
-      logger.error({ err: error }, "saving the device registry failed");
-    }
-  };
-  const saver = clock.setInterval(saveDevices, SAVE_DEVICES_MS);
-  bus.on("device:changed", "device-store", (e) => {
-    if (e.state === "offline" || e.previous === "unknown") saveDevices();
-  });
+  // Freshness; after a stall of the hub itself, only once the waiting messages have been read.
+  const sweeper = new FreshnessSweeper(
+    {
+      clock,
+      sweep: () => registry.sweep(),
+      afterIo: (fn) => setImmediate(fn),
+      stalled: (ms) => logger.warn({ stalledMs: ms }, "the hub's event loop was stalled; reading waiting messages before judging freshness"),
+    },
+    SWEEP_MS,
+  );
+  sweeper.start();
+  // Only devices that changed are written: states soon, counters every SAVE_DEVICES_MS, in small slices.
+  const deviceSaver = new DeviceSaver({ clock, bus, registry, store: deviceStore, logger: logger.child({ module: "device-store" }) }, { ...DEVICE_SAVER_DEFAULTS, periodMs: SAVE_DEVICES_MS });
+  deviceSaver.start();
 
   const opcua = config.opcua.enabled
     ? new HubOpcuaServer(
@@ -358,8 +390,7 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
     async stop() {
       if (stopped) return;
       stopped = true;
-      sweep.cancel();
-      saver.cancel();
+      sweeper.stop();
       unsubscribeAlarms();
       keeper.stop();
       visits.stop();
@@ -368,17 +399,18 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
       safety.stop();
       enforcer.stop();
       auth.stop();
+      await diskGuard.stop();
       presence.stop();
       live.stop();
       monitor.stop();
       // io.close() also closes fastify's server underneath; app.close() then finishes fastify's hooks.
       await new Promise<void>((resolve) => void io.close(() => resolve()));
       await app.close();
+      refusals.stop();
       await opcua?.stop();
       await link.stop();
       await history.stop();
-      saveDevices();
-      if (broker !== null) await broker.stop();
+      deviceSaver.stop();
       db.close();
       logger.info({}, "hub stopped");
     },

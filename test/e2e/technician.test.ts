@@ -6,6 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import mqtt from "mqtt";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ARTIFACTS, launchBrowser, type TestBrowser } from "../support/browser.ts";
@@ -118,6 +119,14 @@ describe("technician workbench", () => {
     await expect.poll(() => ingest.innerText(), { timeout: 10_000 }).toContain("Berichten/s");
     expect(await page.locator('[data-metric="loop"]').innerText()).toMatch(/p99\s+[\d,]+ ms/);
     expect(await page.locator('[data-metric="mqtt"]').innerText()).toMatch(/Verbonden\s+ja/);
+    // Someone with the observer's (published) password tries the e-stop button's client id.
+    const thief = mqtt.connect(`mqtt://127.0.0.1:${demo.hub.mqttPort ?? 0}`, { username: "observer", password: "observer", clientId: "estop-button", protocolVersion: 4, reconnectPeriod: 0 });
+    await new Promise<void>((resolve) => thief.once("error", () => resolve()));
+    thief.end(true);
+    const refusal = page.locator('[data-metric="refusals"] li[data-code="client-id-refused"]');
+    await expect.poll(() => refusal.count(), { timeout: 10_000 }).toBe(1);
+    expect(await refusal.innerText()).toMatch(/observer \(estop-button\) vanaf 127\.0\.0\.1, .*belongs to device "estop-button"/);
+    expect(await page.locator('[data-metric="mqtt"]').innerText()).toMatch(/Client-id van een ander geweigerd\s+1/);
     await demo.command(await demo.login("technicus", "technician"), "sim.leak", { on: false });
   });
 

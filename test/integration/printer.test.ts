@@ -215,7 +215,9 @@ describe("printer station (Marlin over a pty)", () => {
 
   it("survives line noise (resends) and garbage, and finishes the print", async () => {
     const hh = await boot([
-      { kind: "lineNoise", probability: 0.05 },
+      // Noisy enough that a short print meets it for certain: which lines the seeded noise hits
+      // depends on how many the handshake and temperature reports took first.
+      { kind: "lineNoise", probability: 0.25 },
       { kind: "garbageOutput", probability: 0.2 },
     ]);
     const d = await door(hh);

@@ -9,16 +9,19 @@
  */
 import { createHash, randomBytes, scrypt, scryptSync, timingSafeEqual, type ScryptOptions } from "node:crypto";
 import type { FastifyRequest } from "fastify";
+import type { AlarmBook } from "../core/alarms/alarms.ts";
 import type { Clock, Timer } from "../core/clock.ts";
 import { HubError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Actor, Role } from "../core/types.ts";
 import { SECRET_HASH_PATTERN, type SessionsConfig, type UsersConfig } from "../config/users.ts";
 import type { ActorOf } from "./guard.ts";
+import { guessingAlarm, LoginGuard } from "./login-guard.ts";
 
 /**
  * Node's default scrypt cost (16 MiB, tens of ms). Logins check it on libuv's thread pool, one at
- * a time, so the event loop (and with it interlock evaluation) never waits for a login.
+ * a time, so the event loop (and with it interlock evaluation) never waits for a login, and junk
+ * logins can take at most one of the two cores.
  */
 export const DEFAULT_SCRYPT_COST = 2 ** 14;
 const SCRYPT_R = 8;
@@ -87,6 +90,8 @@ export interface AuthContext {
   logger: Logger;
   users: UsersConfig;
   sessions: SessionsConfig;
+  /** Where an account that is being guessed is reported, for technicians (login-guard.ts). */
+  alarms: Pick<AlarmBook, "raise" | "clear">;
 }
 
 export interface LoginResult {
@@ -113,23 +118,43 @@ interface Session {
   expiresAt: number;
 }
 
-/** Failed logins for one address or one name. */
-interface Strikes {
-  times: number[];
-  lockedUntil: number;
+interface Waiting {
+  name: string;
+  secret: string;
+  from: string;
+  address: string;
+  seq: number;
+  resolve: (result: LoginResult) => void;
+  reject: (error: unknown) => void;
 }
 
+/** Logins one address may have waiting or being checked at once (a classroom behind one NAT). */
+const MAX_PER_ADDRESS = 4;
+
+/**
+ * Logins and sessions. Guessing is kept in check by the LoginGuard (login-guard.ts): backoff per
+ * address, a guess budget per account, never a lock on a name alone.
+ *
+ * The scrypt check runs on the thread pool one at a time (the event loop, and with it the
+ * interlocks, never waits for it, and junk logins take at most one of the two cores). At most 16
+ * logins wait, at most 4 per address, and the next to run is the one from the best address (the
+ * guard's rank: one that logged in lately, then one without failures, then the rest). When the
+ * queue is full a better newcomer pushes out the newest of the worst, so junk from many addresses
+ * cannot keep a real login waiting or refused once those addresses have failed once; addresses in
+ * backoff are refused before they queue.
+ */
 export class AuthService {
   private readonly accounts = new Map<string, Account>();
   /** Keyed by the SHA-256 of the token, so the table holds nothing a memory dump could replay. */
   private readonly sessions = new Map<string, Session>();
-  private readonly strikes = new Map<string, Strikes>();
+  private readonly guard: LoginGuard;
   /** Checked when the name is unknown, so a wrong name costs as long as a wrong secret. */
   private readonly decoy: string;
   private timer: Timer | null = null;
-  /** Logins run one after another, so the failure count a login sees includes every earlier one. */
-  private turn: Promise<unknown> = Promise.resolve();
-  private waiting = 0;
+  private readonly queue: Waiting[] = [];
+  private readonly inFlight = new Map<string, number>();
+  private running = false;
+  private seq = 0;
   private lastPurge: number;
 
   constructor(private readonly ctx: AuthContext) {
@@ -142,12 +167,18 @@ export class AuthService {
       this.accounts.set(u.name, { name: u.name, role: u.role, hash });
     }
     this.decoy = hashSecret(randomBytes(16).toString("hex"));
+    this.guard = new LoginGuard(ctx);
     this.lastPurge = ctx.clock.now();
   }
 
-  /** Starts purging expired sessions and old failure records every minute. Constructors do no I/O or timers. */
+  /**
+   * Starts purging expired sessions and old failure records every minute. Constructors do no I/O
+   * or timers. Guards live in memory only: a guessing alarm left from before a restart is cleared.
+   */
   start(): void {
-    this.timer ??= this.ctx.clock.setInterval(() => this.purge(), PURGE_EVERY_MS);
+    if (this.timer !== null) return;
+    this.timer = this.ctx.clock.setInterval(() => this.purge(), PURGE_EVERY_MS);
+    for (const name of this.accounts.keys()) this.ctx.alarms.clear(guessingAlarm(name));
   }
 
   stop(): void {
@@ -157,54 +188,39 @@ export class AuthService {
 
   /**
    * Checks a name and PIN/password. Rejects with HubError UNAUTHENTICATED (the same message for a
-   * wrong name and a wrong secret) or RATE_LIMITED (details: `{ retryAfterS }`) while the address or
-   * the name is locked out, even if the secret is right, or while too many logins wait their turn.
+   * wrong name and a wrong secret) or RATE_LIMITED (details: `{ retryAfterS }`) while the address
+   * waits out its backoff, while the account is guarded and the address has used its free
+   * failures, or while the queue is full of logins from addresses at least as good.
    */
   login(name: string, secret: string, from: string): Promise<LoginResult> {
-    if (this.waiting >= MAX_WAITING_LOGINS) {
-      this.ctx.logger.warn({ name, from, waiting: this.waiting }, "login refused: too many at once");
-      return Promise.reject(new HubError("RATE_LIMITED", "too many logins at once; try again in 5 s", { retryAfterS: 5 }));
-    }
-    this.waiting += 1;
-    const attempt = this.turn.then(() => this.attempt(name, secret, from));
-    this.turn = attempt.catch(() => undefined);
-    return attempt.finally(() => {
-      this.waiting -= 1;
-    });
-  }
-
-  private async attempt(name: string, secret: string, from: string): Promise<LoginResult> {
     const now = this.ctx.clock.now();
     if (now - this.lastPurge >= PURGE_EVERY_MS) this.purge();
-    // Tablets capitalise the first letter; names in the config are lower case.
-    const key = name.trim().toLowerCase();
-    const addressKey = `address:${from}`;
-    const nameKey = `name:${key}`;
-    const lockedUntil = Math.max(this.strikes.get(addressKey)?.lockedUntil ?? 0, this.strikes.get(nameKey)?.lockedUntil ?? 0);
-    if (lockedUntil > now) {
-      const retryAfterS = Math.ceil((lockedUntil - now) / 1000);
-      this.ctx.logger.warn({ name: key, from, retryAfterS }, "login refused: locked out");
-      throw new HubError("RATE_LIMITED", `too many failed logins; try again in ${retryAfterS} s`, { retryAfterS });
+    const address = this.guard.addressKey(from);
+    const key = normalise(name);
+    const refusal = this.guard.refusal(address, key, now);
+    if (refusal !== null) {
+      // debug: a flood of these is answered cheaply and must not flood the log either (the ledger counts them).
+      this.ctx.logger.debug({ name: key, from, retryAfterS: refusal.details }, "login refused before checking");
+      return Promise.reject(refusal);
     }
-    const account = this.accounts.get(key);
-    // Checked before the name is judged, so an unknown name costs one scrypt like a wrong secret.
-    const matches = await verifySecret(secret, account?.hash ?? this.decoy);
-    if (account === undefined || !matches) {
-      const locked = [this.strike(addressKey, now), this.strike(nameKey, now)].some(Boolean);
-      this.ctx.logger.warn({ name: key, from, locked }, "login failed");
-      throw new HubError("UNAUTHENTICATED", WRONG);
+    if ((this.inFlight.get(address) ?? 0) >= MAX_PER_ADDRESS) {
+      return Promise.reject(new HubError("RATE_LIMITED", `${MAX_PER_ADDRESS} logins from this address are being checked; try again in 1 s`, { retryAfterS: 1 }));
     }
-    // Only the name's count is forgiven: a good login must not clear an address that was guessing other names.
-    this.strikes.delete(nameKey);
-    // Fixed expiry, not sliding: an instructor's PIN session must end with the visit, even if the
-    // tablet stays open and in use; a sliding session on a shared tablet would never end.
-    const minutes = account.role === "instructor" ? this.ctx.sessions.instructorMinutes : this.ctx.sessions.technicianMinutes;
-    const expiresAt = now + minutes * 60_000;
-    const token = randomBytes(TOKEN_BYTES).toString("base64url");
-    this.dropOldestIfFull(account.name);
-    this.sessions.set(digest(token), { name: account.name, role: account.role, expiresAt });
-    this.ctx.logger.info({ name: account.name, role: account.role, from, expiresAt }, "logged in");
-    return { token, actor: { name: account.name, role: account.role }, expiresAt };
+    if (this.queue.length >= MAX_WAITING_LOGINS) {
+      const worst = this.worstWaiting();
+      if (worst === undefined || this.guard.rank(worst.address, now) <= this.guard.rank(address, now)) {
+        this.ctx.logger.warn({ name: key, from, waiting: this.queue.length }, "login refused: too many at once");
+        return Promise.reject(busy());
+      }
+      this.queue.splice(this.queue.indexOf(worst), 1);
+      this.release(worst.address);
+      worst.reject(busy());
+    }
+    return new Promise<LoginResult>((resolve, reject) => {
+      this.queue.push({ name, secret, from, address, seq: this.seq++, resolve, reject });
+      this.inFlight.set(address, (this.inFlight.get(address) ?? 0) + 1);
+      this.pump();
+    });
   }
 
   /** Ends a session; true if there was one. */
@@ -240,33 +256,86 @@ export class AuthService {
   readonly actorOf: ActorOf = (request) => this.actorFor(bearerToken(request));
 
   /** What is held in memory, for the hub's health page and to show that it stays bounded. */
-  stats(): { sessions: number; trackedFailures: number } {
-    return { sessions: this.sessions.size, trackedFailures: this.strikes.size };
+  stats(): { sessions: number; trackedFailures: number; guardedAccounts: string[]; waitingLogins: number } {
+    return { sessions: this.sessions.size, ...this.guard.stats(), waitingLogins: this.queue.length };
   }
 
-  /** Drops expired sessions and failure records that can no longer lock anything. */
+  /** Drops expired sessions and failures older than the memory, and lifts guards whose guesses have aged out. */
   purge(): void {
     const now = this.ctx.clock.now();
     this.lastPurge = now;
     for (const [key, s] of this.sessions) if (now >= s.expiresAt) this.sessions.delete(key);
-    const windowStart = now - this.ctx.sessions.failureWindowSeconds * 1000;
-    for (const [key, s] of this.strikes) {
-      if (s.lockedUntil <= now && s.times.every((t) => t <= windowStart)) this.strikes.delete(key);
-    }
+    this.guard.purge(now);
   }
 
-  /** Counts one failure; true if it starts a lockout. */
-  private strike(key: string, now: number): boolean {
-    const { maxFailures, failureWindowSeconds, lockoutSeconds } = this.ctx.sessions;
-    const windowStart = now - failureWindowSeconds * 1000;
-    const s = this.strikes.get(key) ?? { times: [], lockedUntil: 0 };
-    s.times = s.times.filter((t) => t > windowStart);
-    s.times.push(now);
-    this.strikes.set(key, s);
-    if (s.times.length < maxFailures) return false;
-    s.lockedUntil = now + lockoutSeconds * 1000;
-    s.times = [];
-    return true;
+  /** Runs the best waiting login, one at a time. */
+  private pump(): void {
+    if (this.running || this.queue.length === 0) return;
+    const now = this.ctx.clock.now();
+    let best: Waiting | undefined;
+    for (const w of this.queue) {
+      if (best === undefined) best = w;
+      else {
+        const d = this.guard.rank(w.address, now) - this.guard.rank(best.address, now);
+        if (d < 0 || (d === 0 && w.seq < best.seq)) best = w;
+      }
+    }
+    if (best === undefined) return;
+    const w = best;
+    this.queue.splice(this.queue.indexOf(w), 1);
+    this.running = true;
+    void this.attempt(w).then(w.resolve, w.reject).finally(() => {
+      this.running = false;
+      this.release(w.address);
+      this.pump();
+    });
+  }
+
+  private async attempt(w: Waiting): Promise<LoginResult> {
+    const now = this.ctx.clock.now();
+    // Tablets capitalise the first letter; names in the config are lower case.
+    const key = normalise(w.name);
+    // Again: an earlier login from the same address may have failed while this one waited.
+    const refusal = this.guard.refusal(w.address, key, now);
+    if (refusal !== null) throw refusal;
+    const account = this.accounts.get(key);
+    // Checked before the name is judged, so an unknown name costs one scrypt like a wrong secret.
+    const matches = await verifySecret(w.secret, account?.hash ?? this.decoy);
+    if (account === undefined || !matches) {
+      this.guard.failed(w.address, key, account !== undefined, now);
+      this.ctx.logger.warn({ name: key, from: w.from }, "login failed");
+      throw new HubError("UNAUTHENTICATED", WRONG);
+    }
+    this.guard.succeeded(w.address, key, now);
+    // Fixed expiry, not sliding: an instructor's PIN session must end with the visit, even if the
+    // tablet stays open and in use; a sliding session on a shared tablet would never end.
+    const minutes = account.role === "instructor" ? this.ctx.sessions.instructorMinutes : this.ctx.sessions.technicianMinutes;
+    const expiresAt = now + minutes * 60_000;
+    const token = randomBytes(TOKEN_BYTES).toString("base64url");
+    this.dropOldestIfFull(account.name);
+    this.sessions.set(digest(token), { name: account.name, role: account.role, expiresAt });
+    this.ctx.logger.info({ name: account.name, role: account.role, from: w.from, expiresAt }, "logged in");
+    return { token, actor: { name: account.name, role: account.role }, expiresAt };
+  }
+
+  /** The newest of the worst-ranked waiting logins. */
+  private worstWaiting(): Waiting | undefined {
+    const now = this.ctx.clock.now();
+    let worst: Waiting | undefined;
+    for (const w of this.queue) {
+      if (worst === undefined) worst = w;
+      else {
+        const d = this.guard.rank(w.address, now) - this.guard.rank(worst.address, now);
+        if (d > 0 || (d === 0 && w.seq > worst.seq)) worst = w;
+      }
+    }
+    return worst;
+  }
+
+  private release(address: string): void {
+    const n = (this.inFlight.get(address) ?? 1) - 1;
+    if (n <= 0) this.inFlight.delete(address);
+    else this.inFlight.set(address, n);
   }
 
   private dropOldestIfFull(name: string): void {
@@ -279,6 +348,14 @@ export class AuthService {
     }
     if (count >= MAX_SESSIONS_PER_USER && oldest !== null) this.sessions.delete(oldest[0]);
   }
+}
+
+function normalise(name: string): string {
+  return name.trim().toLowerCase();
+}
+
+function busy(): HubError {
+  return new HubError("RATE_LIMITED", "too many logins at once; try again in 2 s", { retryAfterS: 2 });
 }
 
 function isPlausibleToken(token: string | undefined): token is string {

@@ -4,9 +4,12 @@
  * are checked and what the audit log records cannot differ between them (moonraker registers an
  * endpoint once and exposes it over HTTP and JSON-RPC).
  *
- * Every invocation, refused or not, unknown names included, is appended to the audit log before
- * its reply is returned: `AuditLog.append` commits before it returns, so a reply the caller has
- * seen always has its entry, even after a kill -9.
+ * Every invocation by someone with a session, refused or not, unknown names included, is appended
+ * to the audit log before its reply is returned: `AuditLog.append` commits before it returns, so a
+ * reply the caller has seen always has its entry, even after a kill -9. A refusal to a client
+ * without a session (a kiosk, or a stranger on the network) is counted by the RefusalLedger
+ * instead (refusals.ts): one row per address and minute, no params, and a per-address rate limit,
+ * so strangers cannot fill the audit log or push staff records out of view.
  */
 import type { z } from "zod";
 import type { AuditLog, AuditResult } from "../core/audit.ts";
@@ -14,6 +17,7 @@ import type { Clock } from "../core/clock.ts";
 import { HubError, errorReply, type HubErrorCode, type Reply } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Actor, Role } from "../core/types.ts";
+import type { RefusalLedger } from "./refusals.ts";
 
 export interface CommandContext {
   actor: Actor;
@@ -65,7 +69,7 @@ export class CommandRegistry {
   // def's own schema before its target() or run() sees them, which is what makes this erasure safe.
   private readonly defs = new Map<string, CommandDef<unknown, unknown>>();
 
-  constructor(private readonly ctx: { clock: Clock; audit: AuditLog; logger: Logger }) {}
+  constructor(private readonly ctx: { clock: Clock; audit: AuditLog; logger: Logger; refusals: RefusalLedger }) {}
 
   /** Adds a command; a duplicate or malformed name, or an empty role list, is a programming error and throws. */
   register<P, R>(def: CommandDef<P, R>): void {
@@ -80,11 +84,28 @@ export class CommandRegistry {
   }
 
   /**
+   * For a client without a session, from the command's name alone, before its body is read: the
+   * refusal (NOT_FOUND for an unknown name, UNAUTHENTICATED otherwise, RATE_LIMITED with
+   * `retryAfterS` once the address is over its budget), counted by the refusal ledger; or null
+   * when the command is open to kiosks and must be invoked as usual.
+   */
+  refuseWithoutSession(name: string, from: string | undefined): { reply: Reply<never>; retryAfterS: number | null } | null {
+    const def = this.defs.get(name);
+    if (def?.roles.includes("kiosk") === true) return null;
+    const refusal =
+      def === undefined
+        ? ({ ok: false, code: "NOT_FOUND", message: `no command "${clip(name, 80)}"` } as const)
+        : ({ ok: false, code: "UNAUTHENTICATED", message: `log in as ${def.roles.join(" or ")} to ${def.name}` } as const);
+    return this.countRefusal(name, from, refusal);
+  }
+
+  /**
    * Checks, runs and audits one command. Never throws: every outcome is a Reply. Checks in order:
    * unknown name (NOT_FOUND), role (UNAUTHENTICATED for a kiosk, FORBIDDEN for another role), params
-   * (REQUEST_INVALID naming the field), then `run`.
+   * (REQUEST_INVALID naming the field), then `run`. `from` is the client's address: a refusal to a
+   * kiosk is counted under it by the refusal ledger rather than audited.
    */
-  async invoke(name: string, params: unknown, actor: Actor): Promise<Reply<unknown>> {
+  async invoke(name: string, params: unknown, actor: Actor, from?: string): Promise<Reply<unknown>> {
     const at = this.ctx.clock.now();
     const def = this.defs.get(name);
     let target = "-";
@@ -103,7 +124,18 @@ export class CommandRegistry {
       reply = errorReply(error);
       if (!(error instanceof HubError)) this.ctx.logger.error({ err: error, command: name, actor }, "command threw");
     }
+    if (actor.role === "kiosk" && !reply.ok && REFUSALS.has(reply.code)) {
+      // Callers that do not know the address (socket.io today) share one count.
+      return this.countRefusal(name, from ?? "unknown", reply).reply;
+    }
     return this.record(name, target, params, actor, at, reply);
+  }
+
+  private countRefusal(name: string, from: string | undefined, refusal: Reply<never>): { reply: Reply<never>; retryAfterS: number | null } {
+    const verdict = this.ctx.refusals.note(from, name);
+    if (!verdict.limited) return { reply: refusal, retryAfterS: null };
+    const reply = { ok: false, code: "RATE_LIMITED", message: `too many refused requests from this address without a session; try again in ${verdict.retryAfterS} s` } as const;
+    return { reply, retryAfterS: verdict.retryAfterS };
   }
 
   /** Appends the audit entry, then returns the reply, or STORAGE_FAILED if the entry could not be committed. */

@@ -1,6 +1,10 @@
 /**
  * REST API (fastify) with its OpenAPI description, Prometheus metrics, and the dashboard's files.
  * Every reply has one shape: `{ ok: true, result }` or `{ ok: false, code, message }`.
+ *
+ * Bodies: every route that takes one sets its own limit (login 2 KB, commands 16 KB, a printer
+ * model 5 MB for technicians only); any other route takes at most DEFAULT_BODY_LIMIT_BYTES. A
+ * declared length over the limit is refused with 413 before a byte of the body is read.
  */
 import { existsSync } from "node:fs";
 import fastifyStatic from "@fastify/static";
@@ -12,6 +16,9 @@ import type { Registry } from "../core/registry/registry.ts";
 import { asDeviceId } from "../core/types.ts";
 import type { HubMonitor } from "./monitor.ts";
 import type { MetricsRegistry } from "./metrics.ts";
+
+/** For a route that does not set its own: none of the others takes a body. */
+export const DEFAULT_BODY_LIMIT_BYTES = 1024;
 
 export interface HistoryQuery {
   device: string;
@@ -57,7 +64,7 @@ function ok(reply: FastifyReply, result: unknown) {
 
 export async function buildHttp(ctx: HttpContext): Promise<FastifyInstance> {
   // removeAdditional off: a misspelt query parameter is an error that names it, not silently ignored.
-  const app = Fastify({ logger: false, bodyLimit: 64 * 1024, ajv: { customOptions: { removeAdditional: false } } });
+  const app = Fastify({ logger: false, bodyLimit: DEFAULT_BODY_LIMIT_BYTES, ajv: { customOptions: { removeAdditional: false } } });
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -66,9 +73,13 @@ export async function buildHttp(ctx: HttpContext): Promise<FastifyInstance> {
     },
   });
 
-  app.setErrorHandler((error: unknown, _request, reply) => {
+  app.setErrorHandler((error: unknown, request, reply) => {
     if (error instanceof HubError) return reply.status(httpStatus(error.code)).send(errorReply(error));
-    const e = error as { validation?: unknown; message?: string; statusCode?: number };
+    const e = error as { validation?: unknown; message?: string; statusCode?: number; code?: string };
+    if (e.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+      const limit = request.routeOptions.bodyLimit ?? DEFAULT_BODY_LIMIT_BYTES;
+      return reply.status(413).send({ ok: false, code: "REQUEST_INVALID", message: `request body too large: ${request.method} ${request.routeOptions.url ?? request.url.split("?")[0] ?? ""} takes at most ${limit} bytes` });
+    }
     if (e.validation !== undefined) return reply.status(400).send({ ok: false, code: "REQUEST_INVALID", message: e.message ?? "invalid request" });
     if (e.statusCode !== undefined && e.statusCode < 500) return reply.status(e.statusCode).send({ ok: false, code: "REQUEST_INVALID", message: e.message ?? "invalid request" });
     return reply.status(500).send({ ok: false, code: "TRANSPORT_FAILED", message: e.message ?? "internal error" });

@@ -51,7 +51,7 @@ export function attachLiveCommands(io: Server, deps: { commands: CommandRegistry
         return;
       }
       // invoke never rejects; the ack of a socket that has gone away does nothing.
-      void commands.invoke(parsed.data.name, parsed.data.params ?? {}, auth.actorFor(token)).then(ack);
+      void commands.invoke(parsed.data.name, parsed.data.params ?? {}, auth.actorFor(token), socket.handshake.address).then(ack);
     });
 
     socket.on(COMMAND_EVENTS.whoami, (...args: unknown[]) => {

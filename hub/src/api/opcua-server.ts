@@ -4,6 +4,10 @@
  * and the hub's receive time as the source timestamp), device health, and interlock states,
  * browsable by plain names: `Objects/TecHub/Devices/pv-inverter/pvPowerW`. Read-only: no variable
  * is writable and there are no methods; commands go through the hub's own API and its roles.
+ *
+ * The address space follows each device's latest meta: a channel it no longer declares loses its
+ * node, so a device re-declaring new channel sets cannot grow the server without bound (the
+ * pipeline also limits how often a device may change what it declares).
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
@@ -17,6 +21,7 @@ import {
   SecurityPolicy,
   StatusCodes,
   type UAObject,
+  type UAVariable,
   Variant,
 } from "node-opcua";
 import type { Bus } from "../core/bus.ts";
@@ -34,6 +39,13 @@ export interface OpcuaServerOptions {
   version: string;
 }
 
+interface ChannelNode {
+  node: UAVariable;
+  /** What the node was built from: a change rebuilds it. */
+  label: string | undefined;
+  unit: string;
+}
+
 const SAMPLING_MS = 250;
 /** Every variable: read-only, and sampled often enough for a SCADA screen. */
 const READ_ONLY = { accessLevel: "CurrentRead", userAccessLevel: "CurrentRead", minimumSamplingInterval: SAMPLING_MS } as const;
@@ -42,7 +54,7 @@ export class HubOpcuaServer {
   private server: OPCUAServer | null = null;
   private namespace: Namespace | null = null;
   private devicesFolder: UAObject | null = null;
-  private readonly deviceNodes = new Map<string, { node: UAObject; channels: Set<string> }>();
+  private readonly deviceNodes = new Map<string, { node: UAObject; channels: Map<string, ChannelNode> }>();
   private unsubscribe: (() => void) | null = null;
 
   constructor(
@@ -91,7 +103,7 @@ export class HubOpcuaServer {
     if (server !== null) await server.shutdown(0);
   }
 
-  /** Adds the device's object and any channel it has described since. */
+  /** Adds the device's object, a node for each channel it declares, and removes the ones it no longer does. */
   private syncDevice(id: DeviceId): void {
     const ns = this.namespace;
     const folder = this.devicesFolder;
@@ -112,13 +124,19 @@ export class HubOpcuaServer {
         ...READ_ONLY,
         value: { get: () => new Variant({ dataType: DataType.Boolean, value: this.ctx.registry.view(id)?.simulated ?? false }) },
       });
-      entry = { node, channels: new Set() };
+      entry = { node, channels: new Map() };
       this.deviceNodes.set(id, entry);
     }
+    const channels = entry.channels;
+    for (const [channel, built] of channels) {
+      const spec = view.channels[channel];
+      if (spec !== undefined && spec.label === built.label && spec.unit === built.unit) continue;
+      ns.deleteNode(built.node);
+      channels.delete(channel);
+    }
     for (const [channel, spec] of Object.entries(view.channels)) {
-      if (entry.channels.has(channel)) continue;
-      entry.channels.add(channel);
-      ns.addVariable({
+      if (channels.has(channel)) continue;
+      const node = ns.addVariable({
         componentOf: entry.node,
         browseName: channel,
         displayName: spec.label ?? channel,
@@ -127,6 +145,7 @@ export class HubOpcuaServer {
         ...READ_ONLY,
         value: { timestamped_get: () => this.channelValue(id, channel) },
       });
+      channels.set(channel, { node, label: spec.label, unit: spec.unit });
     }
   }
 

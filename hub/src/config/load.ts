@@ -6,6 +6,7 @@ import path from "node:path";
 import { parseDocument } from "yaml";
 import { HubError } from "../core/errors.ts";
 import { HubConfig } from "./schema.ts";
+import { RECOMMENDED_PIN_DIGITS } from "./users.ts";
 
 export const DEFAULT_CONFIG_PATH = "config/demo.yaml";
 
@@ -68,6 +69,11 @@ export function parseConfig(raw: unknown, source = "(inline)", env: NodeJS.Proce
       const secret = "pin" in u ? u.pin : "password" in u ? u.password : undefined;
       if (secret !== undefined) warnings.push(`users.${i}: ${u.name} has a plain ${"pin" in u ? "PIN" : "password"}; prefer secretHash (npm run hash-secret)`);
       if (secret !== undefined && (DEMO_PASSWORDS.has(secret) || secret === "1234" || secret === "technician")) warnings.push(`users.${i}: a demo secret is left in a config not marked demo: true`);
+      // The schema still takes 4 digits so that existing configs start; a guess budget makes a
+      // 4-digit PIN a 1 in 13 chance a day for someone with a /24 of addresses (config/users.ts).
+      if ("pin" in u && u.pin !== undefined && u.pin.length < RECOMMENDED_PIN_DIGITS) {
+        warnings.push(`users.${i}.pin: ${u.name}'s PIN has ${u.pin.length} digits; use at least ${RECOMMENDED_PIN_DIGITS}, which guessing from the school network cannot get through in a school day`);
+      }
     });
     config.devices.forEach((d, i) => {
       if (d.kind !== "mqtt") return;

@@ -23,6 +23,33 @@ const HttpConfig = z
 
 const Account = z.object({ username: z.string().min(1).max(64), password: secret }).strict();
 
+const BrokerLimitsConfig = z
+  .object({
+    /** Sessions one device account may hold at once (its board, and say a flashing tool). */
+    maxConnectionsPerDevice: z.number().int().min(1).max(64).default(4),
+    /** Sessions the observer account may hold at once: technicians' tools, not thousands. */
+    maxObserverConnections: z.number().int().min(1).max(10_000).default(32),
+    /** Sessions of all accounts together. */
+    maxConnections: z.number().int().min(1).max(100_000).default(20_000),
+    /** Subscriptions one session may hold. */
+    maxSubscriptionsPerClient: z.number().int().min(1).max(10_000).default(32),
+    /** Messages per second one observer session is sent at most (bursts of twice that); the rest it misses, counted. */
+    observerMessagesPerS: z.number().int().min(1).default(500),
+    /** Messages per second all observer sessions together are sent at most. */
+    observerTotalMessagesPerS: z.number().int().min(1).default(5000),
+    /** A subscriber whose socket holds more than this many unsent bytes gets no more messages until it drains. */
+    maxSubscriberBacklogB: z.number().int().min(16_384).max(64 * 1024 * 1024).default(262_144),
+    /** Longest keep-alive accepted (s); a CONNECT asking for 0 (none) or more is given this one. */
+    maxKeepaliveS: z.number().int().min(5).max(3600).default(60),
+    /** A connection that has not completed its CONNECT within this time is closed. */
+    connectTimeoutMs: z.number().int().min(500).max(60_000).default(10_000),
+    /** Messages the broker's thread hands the hub and the hub has not yet taken; beyond this, readings for the hub are dropped and counted. */
+    maxHubBacklog: z.number().int().min(1000).default(50_000),
+    /** The same for one device's messages (a flooding device fills its own share, never another's). */
+    maxHubBacklogPerDevice: z.number().int().min(100).default(5000),
+  })
+  .strict();
+
 const BrokerConfig = z
   .object({
     /** `embedded`: the hub runs its own aedes broker. `external`: the hub connects to `url`. */
@@ -36,10 +63,8 @@ const BrokerConfig = z
     hub: Account.optional(),
     /** Read-only account for technicians' tools (MQTT Explorer, mosquitto_sub); null to disable. */
     observer: Account.nullable().default(null),
-    /** A subscriber whose socket holds more than this many unsent bytes gets no more messages until it drains. */
-    maxSubscriberBacklogB: z.number().int().min(16_384).default(4_194_304),
-    /** Keep-alive the embedded broker enforces at most (s); devices use 5 s. */
-    keepaliveS: z.number().int().min(1).max(600).default(5),
+    /** Limits of the embedded broker (README, "Security"). */
+    limits: BrokerLimitsConfig.prefault({}),
   })
   .strict()
   .superRefine((b, ctx) => {
@@ -65,8 +90,20 @@ const StorageConfig = z
     flushMs: z.number().int().min(50).max(1000).default(250),
     rawRetentionH: z.number().min(1).max(24 * 31).default(48),
     minuteRetentionD: z.number().min(1).max(3650).default(90),
+    /**
+     * Free space on the database's file system below which technicians get a warning alarm and
+     * the history tiers are trimmed (storage/disk-guard.ts), so that the audit log keeps room (MB).
+     */
+    diskLowFreeMB: z.number().int().min(16).max(1_000_000).default(2048),
+    /** Below this, a critical alarm and a deeper trim of the history; the audit log is never trimmed (MB). */
+    diskCriticalFreeMB: z.number().int().min(8).max(1_000_000).default(512),
+    /** After a burst of writes, the WAL is checkpointed and cut back once it is larger than this (MB). */
+    walCheckpointMB: z.number().int().min(1).max(4096).default(16),
+    /** How often free space and the WAL's size are checked (s). */
+    diskCheckS: z.number().int().min(1).max(3600).default(30),
   })
-  .strict();
+  .strict()
+  .refine((s) => s.diskCriticalFreeMB < s.diskLowFreeMB, { path: ["diskCriticalFreeMB"], message: "must be below diskLowFreeMB" });
 
 const LiveConfig = z
   .object({
@@ -223,9 +260,9 @@ export const HubConfig = z
     /** Marks the demo config: demo passwords are expected here and nowhere else. */
     demo: z.boolean().default(false),
     http: HttpConfig.default({ host: "0.0.0.0", port: 8080 }),
-    broker: BrokerConfig.default({ mode: "embedded", host: "0.0.0.0", port: 1883, observer: null, maxSubscriberBacklogB: 4_194_304, keepaliveS: 5 }),
+    broker: BrokerConfig.prefault({}),
     intake: IntakeConfig.default({ maxMessagesPerS: 150_000, maxDeviceMessagesPerS: 5_000 }),
-    storage: StorageConfig.default({ path: "data/tec-hub.db", flushMs: 250, rawRetentionH: 48, minuteRetentionD: 90 }),
+    storage: StorageConfig.prefault({}),
     live: LiveConfig.default({ maxFramesPerS: 40, maxClientBacklogFrames: 50 }),
     opcua: OpcuaConfig.default({ enabled: true, host: "0.0.0.0", port: 4840, pkiFolder: "data/opcua" }),
     devices: z.array(DeviceConfig).default([]),

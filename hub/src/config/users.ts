@@ -31,7 +31,7 @@ const Instructor = z
   .object({
     name: UserName,
     role: z.literal("instructor"),
-    /** 4 to 8 digits, typed on the kiosk's tablet. */
+    /** 4 to 8 digits, typed on the kiosk's tablet; at least 6 in a new config (check-config warns). */
     pin: z.string().regex(/^\d{4,8}$/, "must be 4 to 8 digits").optional(),
     secretHash: SecretHash.optional(),
   })
@@ -71,19 +71,41 @@ export const UsersConfig = z
   .default([]);
 export type UsersConfig = z.infer<typeof UsersConfig>;
 
+/**
+ * Sessions, and how guessing is kept in check (hub/src/api/auth.ts). Wrong logins are counted per
+ * source address (IPv4, or an IPv6 /64) and per account, never per name alone: a stranger's
+ * wrong PINs must not lock the instructor out from her own tablet.
+ *
+ * - An address gets `freeFailures` wrong logins for nothing (typos); after each further one it
+ *   waits `backoffSeconds`, doubling up to `maxBackoffSeconds`, and is refused before any hashing
+ *   meanwhile. Other addresses are not affected.
+ * - An account takes `guessBudget` wrong secrets within `failureMemoryHours`; then technicians get
+ *   an alarm, and until the window has passed only addresses that have not used up their free
+ *   failures may try it. So a school day allows at most guessBudget guesses, plus freeFailures
+ *   for each address an attacker can use: about 780 from a whole /24, a 1 in 1,280 chance against
+ *   a 6-digit PIN (1 in 13 against 4 digits; check-config warns about PINs shorter than 6).
+ */
 export const SessionsConfig = z
   .object({
     /** An instructor's login ends this long after it began, used or not (minutes). */
     instructorMinutes: z.number().int().min(1).max(720).default(120),
     /** A technician's login ends this long after it began (minutes). */
     technicianMinutes: z.number().int().min(1).max(1440).default(480),
-    /** Failed logins from one address, or for one name, within `failureWindowSeconds` before a lockout. */
-    maxFailures: z.number().int().min(1).max(100).default(5),
-    /** The window over which failures are counted (s). */
-    failureWindowSeconds: z.number().int().min(1).max(3600).default(60),
-    /** How long a locked-out address or name is refused, even with the right secret (s). */
-    lockoutSeconds: z.number().int().min(1).max(3600).default(60),
+    /** Wrong logins from one address that cost it no wait: typos. */
+    freeFailures: z.number().int().min(1).max(10).default(3),
+    /** The wait after the first wrong login beyond the free ones; it doubles with each further one (s). */
+    backoffSeconds: z.number().int().min(1).max(60).default(2),
+    /** The longest wait an address is given (s). */
+    maxBackoffSeconds: z.number().int().min(10).max(3600).default(900),
+    /** Wrong secrets for one account within `failureMemoryHours` before the alarm and the guard. */
+    guessBudget: z.number().int().min(3).max(1000).default(20),
+    /** How long wrong logins are remembered, per address and per account (h): a school day. */
+    failureMemoryHours: z.number().min(1).max(72).default(12),
   })
   .strict()
-  .default({ instructorMinutes: 120, technicianMinutes: 480, maxFailures: 5, failureWindowSeconds: 60, lockoutSeconds: 60 });
+  .refine((s) => s.backoffSeconds <= s.maxBackoffSeconds, { path: ["backoffSeconds"], message: "must not be longer than maxBackoffSeconds" })
+  .default({ instructorMinutes: 120, technicianMinutes: 480, freeFailures: 3, backoffSeconds: 2, maxBackoffSeconds: 900, guessBudget: 20, failureMemoryHours: 12 });
 export type SessionsConfig = z.infer<typeof SessionsConfig>;
+
+/** Shorter PINs are accepted (existing configs keep working) but check-config warns about them. */
+export const RECOMMENDED_PIN_DIGITS = 6;

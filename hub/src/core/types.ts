@@ -37,6 +37,12 @@ export type RejectCode =
   | "bad-line"
   | "acl-denied"
   | "auth-failed"
+  /** Another account tried to connect with one of this device's client ids (PROTOCOL.md). */
+  | "client-id-refused"
+  /** A connection over the account's cap, or from an address waiting out its failed-login backoff. */
+  | "connection-refused"
+  /** The device re-declared its channels more often than the hub takes. */
+  | "meta-throttled"
   | "shed";
 
 export interface ChannelValue {
@@ -60,10 +66,22 @@ export interface TelemetryBatch {
   readonly simulated: boolean;
 }
 
+/**
+ * One line of a device's recent rejects. Repeats merge into one line: per code for connection and
+ * repeat codes (auth-failed, client-id-refused, connection-refused, acl-denied, duplicate, shed,
+ * meta-throttled), per code and reason (numbers aside) for the others, at most a few lines a code.
+ * So a flood of one kind (2,000 failed logins) takes one line and every other kind stays in view.
+ */
 export interface RejectRecord {
+  /** The latest time this line's reject happened (ms since the epoch). */
   readonly at: number;
   readonly code: RejectCode;
+  /** The latest reason given. */
   readonly message: string;
+  /** How many rejects merged into this line (at least 1). */
+  readonly count: number;
+  /** The first time, since the line was made. */
+  readonly firstAt: number;
 }
 
 export interface DeviceCounters {
@@ -73,6 +91,10 @@ export interface DeviceCounters {
   duplicates: number;
   gaps: number;
   missedMessages: number;
+  /** The tele sequence jumped forward further than the device could have sent (a glitch or a forged seq). */
+  seqJumps: number;
+  /** The tele sequence started again without a new boot counter (a reconnect, or honest messages after a bad seq). */
+  seqRestarts: number;
   reboots: number;
   shed: number;
 }

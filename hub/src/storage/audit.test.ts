@@ -259,13 +259,45 @@ describe("toCsv", () => {
     ["+", "+1", "'+1"],
     ["-", "-2+3", "'-2+3"],
     ["@", "@SUM(A1)", "'@SUM(A1)"],
-    ["a tab", "\tx", "'\tx"],
+    ["a tab", "\tx", "\"'\tx\""],
     ["a CR", "\rx", "\"'\rx\""],
     ["a full-width =", "＝1+1", "'＝1+1"],
     ["nothing special", "leak in the shed", "leak in the shed"],
   ])("quotes or defuses a field starting with or holding %s", (_name, reason, field) => {
     const line = toCsv([record({ reason })]).split("\r\n").slice(1).join("\r\n");
     expect(line).toBe(`1,2026-11-02T09:00:00.000Z,jan,technician,interlock.reset,water-leak,ok,${field},\r\n`);
+  });
+
+  // Finding 8 of issue 10: what a spreadsheet skips before the `=` must not hide the formula.
+  it.each([
+    ["a space", " =1+1", "' =1+1"],
+    ["spaces and a tab", "  \t=1+1", "\"'  \t=1+1\""],
+    ["a no-break space", "\u00A0=1+1", "'\u00A0=1+1"],
+    ["a narrow no-break space", "\u202F+1", "'\u202F+1"],
+    ["an ideographic space", "\u3000@SUM(A1)", "'\u3000@SUM(A1)"],
+    ["a zero-width space", "\u200B=1+1", "'\u200B=1+1"],
+    ["a zero-width joiner", "\u200D-1+1", "'\u200D-1+1"],
+    ["a byte-order mark", "\uFEFF=1+1", "'\uFEFF=1+1"],
+    ["a NUL", "\u0000=1+1", "'\u0000=1+1"],
+    ["a semicolon", ";=1+1", "\"';=1+1\""],
+    ["a pipe", "|=cmd|' /C calc'!A0", "\"'|=cmd|' /C calc'!A0\""],
+    ["a mix of all of them", " \u00A0\u200B;|\u0000=1+1", "\"' \u00A0\u200B;|\u0000=1+1\""],
+    ["a space before a full-width =", " \uFF1D1+1", "' \uFF1D1+1"],
+  ])("defuses a formula behind %s", (_name, reason, field) => {
+    const line = toCsv([record({ reason })]).split("\r\n")[1];
+    expect(line).toBe(`1,2026-11-02T09:00:00.000Z,jan,technician,interlock.reset,water-leak,ok,${field},`);
+  });
+
+  it.each([
+    ["a separator inside", "pump;valve", "\"pump;valve\""],
+    ["a formula after a separator inside", "ok;=1+1", "\"ok;=1+1\""],
+    ["a pipe inside", "a|b", "\"a|b\""],
+    ["a space before a word", " leak", " leak"],
+    ["a zero-width space before a word", "\u200Bleak", "\u200Bleak"],
+    ["an = later on", "a=b", "a=b"],
+  ])("leaves %s readable, quoted where a separator could split it", (_name, reason, field) => {
+    const line = toCsv([record({ reason })]).split("\r\n")[1];
+    expect(line).toBe(`1,2026-11-02T09:00:00.000Z,jan,technician,interlock.reset,water-leak,ok,${field},`);
   });
 
   it("defuses every column, not just the reason", () => {

@@ -143,9 +143,11 @@ export class SqliteAuditLog implements AuditLog {
 const CSV_HEADER = "seq,time,actor,role,action,target,result,reason,details";
 
 /**
- * RFC 4180 CSV (CRLF line ends, fields quoted when they hold a comma, quote or line break), time
- * as ISO 8601 UTC, details as compact JSON. A field a spreadsheet would run as a formula gets a
- * leading `'` (OWASP "CSV injection"): these files are opened in Excel and LibreOffice.
+ * RFC 4180 CSV (CRLF line ends, time as ISO 8601 UTC, details as compact JSON). A field is quoted
+ * when it holds a comma, a quote or a line break, and also a `;`, `|` or tab: a Dutch Excel splits
+ * cells on `;`, other imports on `|` or tab, and all of them keep a quoted field whole. A field a
+ * spreadsheet would run as a formula gets a leading `'` (OWASP "CSV injection"): these files are
+ * opened in Excel and LibreOffice.
  */
 export function toCsv(records: readonly AuditRecord[]): string {
   const lines = [CSV_HEADER];
@@ -166,13 +168,28 @@ export function toCsv(records: readonly AuditRecord[]): string {
   return `${lines.join("\r\n")}\r\n`;
 }
 
-// =, +, -, @, tab and CR as OWASP lists them; also LF, and the full-width forms some spreadsheet
-// locales read as their ASCII twins.
-const FORMULA_START = /^[=+\-@\t\r\n\uFF1D\uFF0B\uFF0D\uFF20]/;
+/**
+ * What a spreadsheet skips before it decides a cell is a formula: white space of any kind (NBSP,
+ * the ideographic space), invisible format characters (zero-width space and joiners, the BOM),
+ * control characters (NUL), and `;` or `|`, which an import with that separator turns into a cell
+ * boundary (`;=1+1` is an empty cell and a formula there).
+ */
+const SKIPPED_BY_SPREADSHEETS = /^[\p{White_Space}\p{Cc}\p{Cf};|]+/u;
+// =, +, -, @ as OWASP lists them (tab, CR and LF are skipped above), and the full-width forms
+// some spreadsheet locales read as their ASCII twins.
+const FORMULA_START = /^[=+\-@\uFF1D\uFF0B\uFF0D\uFF20]/;
+// Control characters a spreadsheet trims count too: a field that is nothing but them is defused.
+const CONTROL_START = /^[\t\r\n]/;
+const NEEDS_QUOTES = /[",;|\t\r\n]/;
+
+/** Whether a spreadsheet would read `value` as a formula once it has skipped what it skips. */
+export function isFormulaLike(value: string): boolean {
+  return CONTROL_START.test(value) || FORMULA_START.test(value.replace(SKIPPED_BY_SPREADSHEETS, ""));
+}
 
 function csvField(value: string): string {
-  const safe = FORMULA_START.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
+  const safe = isFormulaLike(value) ? `'${value}` : value;
+  return NEEDS_QUOTES.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
 }
 
 function isoTime(at: number): string {

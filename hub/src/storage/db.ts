@@ -19,6 +19,12 @@ export interface Migration {
 
 /** How long a statement waits for another connection's write lock before SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
+/**
+ * The WAL file is cut back to this size whenever a checkpoint lets it restart. Without a limit
+ * SQLite reuses the file at its largest: after a burst of writes a 410 MB WAL stayed 410 MB, even
+ * across a restart. The disk guard (disk-guard.ts) checkpoints it after bursts.
+ */
+export const WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024;
 
 const aggTable = (name: string): string => `
   CREATE TABLE ${name} (
@@ -201,6 +207,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): Database 
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
+    db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     if (options.checkpoints === false) db.pragma("wal_autocheckpoint = 0");
     migrate(db);
     return db;

@@ -3,10 +3,9 @@
  * started (under tsx and vitest too), its readiness, requests with their replies, and its exit.
  * What to do about an exit (count, restart) is the HistoryStore's business.
  */
-import { extname } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Worker, type TransferListItem, type WorkerOptions } from "node:worker_threads";
 import { HubError } from "../core/errors.ts";
+import { workerEntry } from "../worker-entry.ts";
 import type { FromWorker, ToWorker, WorkerInit } from "./history-protocol.ts";
 
 /** Starts a worker thread; a test may pass one that keeps the Worker to terminate it. */
@@ -17,23 +16,6 @@ export interface SessionHooks {
   error(error: Error): void;
   /** After every reply still awaited was rejected and `ready` settled. */
   exit(session: WorkerSession, code: number): void;
-}
-
-/**
- * How to start history-worker.ts. Compiled to JavaScript it starts directly. As TypeScript (tsx,
- * vitest) the worker needs tsx, and Node 20 does not apply `--import` loaders from a Worker's
- * execArgv to the worker's own entry (nodejs/node#47747, privatenumber/tsx#354: "Unknown file
- * extension .ts", also with `--import` of tsx's loader in execArgv), so a one-line bootstrap loads
- * the entry through tsx's `tsImport`, which registers tsx inside the worker for that import only
- * and so works whether or not this process was started with tsx.
- */
-function workerEntry(): { entry: string | URL; eval: boolean } {
-  const entry = new URL(`./history-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
-  if (!entry.pathname.endsWith(".ts")) return { entry, eval: false };
-  // Resolved here, next to this file; the bare name is a fallback resolved from the working directory.
-  const api = typeof import.meta.resolve === "function" ? import.meta.resolve("tsx/esm/api") : "tsx/esm/api";
-  const code = `import(${JSON.stringify(api)}).then((tsx) => tsx.tsImport(${JSON.stringify(entry.href)}, ${JSON.stringify(import.meta.url)}));`;
-  return { entry: code, eval: true };
 }
 
 export class WorkerSession {
@@ -50,7 +32,7 @@ export class WorkerSession {
 
   /** Throws HubError STORAGE_FAILED if the thread cannot even be created. */
   constructor(init: WorkerInit, hooks: SessionHooks, spawn: SpawnWorker = (entry, options) => new Worker(entry, options)) {
-    const { entry, eval: isEval } = workerEntry();
+    const { entry, eval: isEval } = workerEntry("history-worker", import.meta.url);
     try {
       this.worker = spawn(entry, { workerData: init, eval: isEval, name: "history" });
     } catch (error) {

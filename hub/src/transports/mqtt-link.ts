@@ -1,9 +1,8 @@
 /**
- * The hub's side of MQTT, whichever broker carries it: in-process on the embedded aedes broker
- * (no socket, no parsing twice) or as a client of an external broker (Mosquitto). Adapters see only
- * this interface.
+ * The hub's side of MQTT, whichever broker carries it: the embedded aedes broker on its own thread
+ * (broker/broker-thread.ts: no socket, no parsing twice) or as a client of an external broker
+ * (Mosquitto). Adapters see only this interface.
  */
-import type { Aedes } from "aedes";
 import mqtt, { type MqttClient } from "mqtt";
 import type { Logger } from "../core/logger.ts";
 
@@ -37,59 +36,6 @@ export function topicMatches(filter: string, topic: string): boolean {
     if (part !== "+" && part !== t[i]) return false;
   }
   return f.length === t.length;
-}
-
-export class EmbeddedLink implements MqttLink {
-  readonly description: string;
-  private up = false;
-  private readonly listeners: Array<(up: boolean) => void> = [];
-  private readonly subscriptions: Array<{ filter: string; fn: (packet: { topic: string; payload: string | Buffer }, cb: () => void) => void }> = [];
-
-  constructor(
-    private readonly aedes: Aedes,
-    port: number,
-  ) {
-    this.description = `embedded broker on port ${port}`;
-  }
-
-  get connected(): boolean {
-    return this.up;
-  }
-
-  start(): Promise<void> {
-    this.up = true;
-    for (const l of this.listeners) l(true);
-    return Promise.resolve();
-  }
-
-  subscribe(filter: string, handler: MessageHandler): Promise<void> {
-    const fn = (packet: { topic: string; payload: string | Buffer }, cb: () => void) => {
-      try {
-        handler(packet.topic, typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload);
-      } finally {
-        cb();
-      }
-    };
-    this.subscriptions.push({ filter, fn });
-    return new Promise((resolve) => this.aedes.subscribe(filter, fn, resolve));
-  }
-
-  publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): void {
-    this.aedes.publish(
-      { cmd: "publish", topic, payload: typeof payload === "string" ? Buffer.from(payload) : payload, qos: options.qos ?? 0, retain: options.retain ?? false, dup: false },
-      () => {},
-    );
-  }
-
-  onConnection(fn: (up: boolean) => void): void {
-    this.listeners.push(fn);
-  }
-
-  async stop(): Promise<void> {
-    this.up = false;
-    await Promise.all(this.subscriptions.map((s) => new Promise<void>((resolve) => this.aedes.unsubscribe(s.filter, s.fn, resolve))));
-    this.subscriptions.length = 0;
-  }
 }
 
 export interface ExternalLinkOptions {

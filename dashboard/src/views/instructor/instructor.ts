@@ -18,10 +18,11 @@ import { actuatorRow, type ActuatorRow } from "./actuator-row.ts";
 import { actuatorStatus, lastCommandsFromAudit, type AuditRecord, type LastCommand } from "./actuator-state.ts";
 import { programStationCard } from "./program-station.ts";
 import { deviceTitle, stationsFrom, type DeviceInfo, type Station } from "./stations.ts";
-import { visitCard, visitFromAudit } from "./visit.ts";
+import { visitCard, type VisitInfo } from "./visit.ts";
 
 const DEVICES_EVERY_MS = 10_000;
 const AUDIT_EVERY_MS = 4000;
+const VISIT_EVERY_MS = 4000;
 const INTERLOCKS_EVERY_MS = 3000;
 
 export function instructorView(root: HTMLElement, ctx: AppContext): Unmount {
@@ -50,7 +51,9 @@ function consoleView(main: HTMLElement, ctx: AppContext): Unmount {
   const { live } = ctx;
   let devices: DeviceInfo[] = [];
   let audit: AuditRecord[] = [];
-  let auditAt = 0;
+  // The running visit as the hub says (GET /api/visit), and when that was asked.
+  let visitNow: VisitInfo | null = null;
+  let visitAt = 0;
   const local = new Map<string, LastCommand>();
   const rows = new Map<string, ActuatorRow>();
   const programCards = new Map<string, ReturnType<typeof programStationCard>>();
@@ -60,7 +63,7 @@ function consoleView(main: HTMLElement, ctx: AppContext): Unmount {
   const loadStatus = h("p", { class: "load-status", role: "status" });
   const interlocks = interlockPanel(live);
   const alarms = alarmPanel(live, { openOnly: true });
-  const visit = visitCard(live, () => void loadAudit());
+  const visit = visitCard(live, () => void loadVisit());
   visit.el.hidden = true;
   main.replaceChildren(
     estopBanner,
@@ -123,7 +126,7 @@ function consoleView(main: HTMLElement, ctx: AppContext): Unmount {
     if (active) setText(estopBanner.querySelector(".estop-banner-text"), `${estop.cause ? tx(estop.cause.detail) : ""} · ${estop.status === "cleared" ? t("estop.bannerCleared") : t("estop.bannerHow")}`);
     interlocks.update();
     alarms.update();
-    if (!visit.el.hidden) visit.update(visitFromAudit(audit, live.now()), auditAt);
+    if (!visit.el.hidden) visit.update(visitNow, visitAt);
   };
 
   const loadDevices = async () => {
@@ -148,10 +151,19 @@ function consoleView(main: HTMLElement, ctx: AppContext): Unmount {
     try {
       const page = await apiGet<{ records: AuditRecord[] }>("/api/audit?limit=300", token());
       audit = page.records;
-      auditAt = live.now();
       update();
     } catch (error) {
       setText(loadStatus, `${t("load.failed")}: ${errorText(error)}`);
+    }
+  };
+  const loadVisit = async () => {
+    try {
+      const asked = live.now();
+      visitNow = await apiGet<VisitInfo | null>("/api/visit");
+      visitAt = asked;
+      update();
+    } catch {
+      // Kept as it was; the next poll tries again.
     }
   };
   const loadInterlocks = async () => {
@@ -164,6 +176,7 @@ function consoleView(main: HTMLElement, ctx: AppContext): Unmount {
 
   void loadDevices();
   void loadAudit();
+  void loadVisit();
   // Class visits exist only on hubs that offer them.
   void apiGet<Array<{ name: string }>>("/api/commands")
     .then((list) => {
@@ -175,6 +188,7 @@ function consoleView(main: HTMLElement, ctx: AppContext): Unmount {
   const timers = [
     window.setInterval(() => void loadDevices(), DEVICES_EVERY_MS),
     window.setInterval(() => void loadAudit(), AUDIT_EVERY_MS),
+    window.setInterval(() => void loadVisit(), VISIT_EVERY_MS),
     window.setInterval(() => void loadInterlocks(), INTERLOCKS_EVERY_MS),
   ];
   const unsubscribe = live.subscribe(update);

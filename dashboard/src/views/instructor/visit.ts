@@ -2,8 +2,8 @@
  * A class visit (when the hub offers `visit.start`): the instructor opens it with a label (never
  * children's names), the stations this class may use and how long; robots start only during a
  * visit open to them, and ending it stops every station and returns what was started to safe.
- * The hub has no read API for the running visit yet, so the card learns it from its own reply and
- * from the audit log (the last `visit.start` not followed by a `visit.end`, until its time is up).
+ * The card learns the running visit from the hub (`GET /api/visit`, fetched by the console) and
+ * from its own replies: never from the audit log, whose newest rows anyone can add to.
  */
 import { holdButton } from "../../components/hold-button.ts";
 import { icon } from "../../components/icons.ts";
@@ -13,7 +13,6 @@ import { h, replaceIfChanged, setText } from "../../core/dom.ts";
 import { clock, countdown } from "../../core/format.ts";
 import type { LiveStore } from "../../core/live-store.ts";
 import { t } from "../../i18n/index.ts";
-import type { AuditRecord } from "./actuator-state.ts";
 
 export interface VisitInfo {
   label: string;
@@ -25,23 +24,7 @@ export interface VisitInfo {
 
 const DEFAULT_MINUTES = 90;
 
-/** The running visit as the audit log tells it (records newest first), or null. */
-export function visitFromAudit(records: readonly AuditRecord[], now: number): VisitInfo | null {
-  const last = records.find((r) => (r.action === "visit.start" || r.action === "visit.end") && r.result === "ok");
-  if (last === undefined || last.action !== "visit.start") return null;
-  const p = (last.details?.params ?? {}) as { label?: unknown; stations?: unknown; minutes?: unknown };
-  const minutes = typeof p.minutes === "number" ? p.minutes : DEFAULT_MINUTES;
-  const visit: VisitInfo = {
-    label: typeof p.label === "string" ? p.label : "?",
-    openedBy: last.actor.name,
-    startedAt: last.at,
-    endsAt: last.at + minutes * 60_000,
-    stations: Array.isArray(p.stations) ? p.stations.filter((s): s is string => typeof s === "string") : [],
-  };
-  return visit.endsAt > now ? visit : null;
-}
-
-export function visitCard(live: LiveStore, onChange: () => void): { el: HTMLElement; update(fromAudit: VisitInfo | null, auditAt: number): void } {
+export function visitCard(live: LiveStore, onChange: () => void): { el: HTMLElement; update(fromHub: VisitInfo | null, fetchedAt: number): void } {
   const result = resultLine();
   let mine: { visit: VisitInfo | null; at: number } | null = null;
 
@@ -92,9 +75,9 @@ export function visitCard(live: LiveStore, onChange: () => void): { el: HTMLElem
 
   return {
     el,
-    update(fromAudit, auditAt) {
-      // This screen's own reply is newer than an audit page fetched before it.
-      const visit = mine !== null && mine.at >= auditAt ? mine.visit : fromAudit;
+    update(fromHub, fetchedAt) {
+      // This screen's own reply is newer than what the hub said before it.
+      const visit = mine !== null && mine.at >= fetchedAt ? mine.visit : fromHub;
       const active = visit !== null && visit.endsAt > live.now() ? visit : null;
       el.dataset.active = String(active !== null);
       form.hidden = active !== null;

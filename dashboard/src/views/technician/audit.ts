@@ -15,7 +15,7 @@ import type { AuditRecord } from "../instructor/actuator-state.ts";
 import type { Tab } from "./tab.ts";
 
 const PAGE = 100;
-const KNOWN_ACTIONS = ["actuator.start", "actuator.stop", "actuator.*", "alarm.acknowledge", "estop.trigger", "interlock.*", "interlock.reset", "interlock.tripped", "session.*", "session.login", "sim.*"];
+const KNOWN_ACTIONS = ["actuator.start", "actuator.stop", "actuator.*", "alarm.acknowledge", "estop.trigger", "interlock.*", "interlock.reset", "interlock.tripped", "kiosk.refused", "session.*", "session.login", "sim.*"];
 
 function toLocalInput(ms: number): string {
   const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);

@@ -25,11 +25,17 @@ function signal(rssi: number | undefined): HTMLElement | string {
   return h("span", { class: `signal signal-${q}` }, icon("signal"), `${rssi} dBm · ${t(`signal.${q}`)}`);
 }
 
+/** One line of recent rejects (newest first); a reject repeated again and again says how often and since when. */
+function rejectLine(r: DeviceView["recentRejects"][number]): HTMLElement {
+  const repeats = r.count > 1 ? h("strong", { class: "reject-count", "data-count": r.count }, ` ${t("dev.rejectRepeats", { count: r.count, first: clockSeconds(r.firstAt) })}`) : null;
+  return h("li", { "data-code": r.code }, h("span", { class: "mono" }, clockSeconds(r.at)), " ", h("code", null, r.code), repeats, " ", r.message);
+}
+
 function detail(d: DeviceView, now: number): HTMLElement {
   const channels = Object.entries(d.channels).map(([name, c]) =>
     h("tr", { "data-channel": name, "data-quality": c.quality }, h("td", null, h("code", null, name)), h("td", null, nameOf(`${d.id}.${name}`, c.label)), h("td", { class: "num" }, valueWithUnit(c.value, c.unit)), h("td", null, t(`quality.${c.quality}`)), h("td", null, ago(c.at, now))),
   );
-  const rejects = d.recentRejects.length === 0 ? h("p", { class: "muted" }, t("dev.noRejects")) : h("ul", { class: "rejects" }, d.recentRejects.slice(-10).reverse().map((r) => h("li", null, h("span", { class: "mono" }, clockSeconds(r.at)), " ", h("code", null, r.code), " ", r.message)));
+  const rejects = d.recentRejects.length === 0 ? h("p", { class: "muted" }, t("dev.noRejects")) : h("ul", { class: "rejects" }, d.recentRejects.map(rejectLine));
   const c = d.counters;
   return h(
     "div",
@@ -44,7 +50,7 @@ function detail(d: DeviceView, now: number): HTMLElement {
         h("h4", null, t("dev.recentRejects")),
         rejects,
         h("h4", null, t("dev.counters")),
-        h("p", { class: "mono" }, t("dev.countersLine", { messages: c.messages, readings: c.readings, duplicates: c.duplicates, gaps: c.gaps, missed: c.missedMessages, shed: c.shed })),
+        h("p", { class: "mono" }, t("dev.countersLine", { messages: c.messages, readings: c.readings, duplicates: c.duplicates, gaps: c.gaps, missed: c.missedMessages, jumps: c.seqJumps, restarts: c.seqRestarts, shed: c.shed })),
         d.health ? h("p", null, `${t("dev.health")}: ${d.health.state} · ${t("dev.uptime")} ${uptime(d.health.uptimeS)}${d.health.freeHeapB !== undefined ? ` · ${t("dev.freeHeap")} ${num(d.health.freeHeapB / 1024)} kB` : ""}`) : null,
       ),
     ),
@@ -87,10 +93,12 @@ export function devicesTab(ctx: AppContext): Tab {
     setText(cells[2], ago(live?.lastSeen ?? d.lastSeen, now));
     setText(cells[3], num(d.messageRatePerS, 1));
     const codes = Object.entries(d.rejectsByCode).map(([code, n]) => `${code} ×${n}`);
-    replaceIfChanged(cells[4] as HTMLElement, `${d.counters.rejects}:${codes.join()}:${d.counters.duplicates}:${d.counters.gaps}`, () => [
-      h("strong", { "data-rejects": d.counters.rejects }, String(d.counters.rejects)),
+    const c = d.counters;
+    replaceIfChanged(cells[4] as HTMLElement, `${lang()}:${c.rejects}:${codes.join()}:${c.duplicates}:${c.gaps}:${c.seqJumps}:${c.seqRestarts}`, () => [
+      h("strong", { "data-rejects": c.rejects }, String(c.rejects)),
       codes.length > 0 ? h("div", { class: "small" }, codes.join(", ")) : null,
-      d.counters.duplicates + d.counters.gaps > 0 ? h("div", { class: "small muted" }, t("dev.dupGaps", { dup: d.counters.duplicates, gaps: d.counters.gaps })) : null,
+      c.duplicates + c.gaps > 0 ? h("div", { class: "small muted" }, t("dev.dupGaps", { dup: c.duplicates, gaps: c.gaps })) : null,
+      c.seqJumps + c.seqRestarts > 0 ? h("div", { class: "small muted", "data-seq": `${c.seqJumps}:${c.seqRestarts}` }, t("dev.seqLine", { jumps: c.seqJumps, restarts: c.seqRestarts })) : null,
     ]);
     setText(cells[5], `${d.model ?? "–"} · ${d.firmware ?? "–"}`);
     setText(cells[6], t("dev.bootLine", { boot: d.boot ?? "–", reboots: d.counters.reboots }));

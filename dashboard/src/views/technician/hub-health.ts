@@ -37,6 +37,29 @@ export function hubHealthTab(_ctx: AppContext): Tab {
       h("dl", null, rows.map(([k, v]) => [h("dt", null, t(k)), h("dd", null, v)])),
     );
 
+  /** Who was refused at the broker, merged by kind, account and address, newest first. */
+  const refusals = (hh: HubHealth) =>
+    h(
+      "article",
+      { class: "metric metric-wide", "data-metric": "refusals" },
+      h("h3", null, icon("plug"), t("hub.refusals")),
+      hh.mqtt.recentRefusals.length === 0
+        ? h("p", null, t("hub.noRefusals"))
+        : h(
+            "ul",
+            { class: "refusals" },
+            hh.mqtt.recentRefusals.map((r) =>
+              h(
+                "li",
+                { "data-code": r.code },
+                h("strong", null, `${r.code}${r.count > 1 ? ` ×${num(r.count)}` : ""}`),
+                ` ${r.account ?? "?"} (${r.clientId || "–"}) ${t("hub.refusalFrom")} ${r.address}, ${dateTime(r.lastAt)}: `,
+                h("span", null, r.reason),
+              ),
+            ),
+          ),
+    );
+
   const render = (hh: HubHealth) => {
     const push = (arr: number[], v: number) => {
       arr.push(v);
@@ -70,10 +93,21 @@ export function hubHealthTab(_ctx: AppContext): Tab {
         ["hub.mqttMode", hh.mqtt.description],
         ["hub.connected", hh.mqtt.connected ? t("word.yes") : t("word.no")],
         ["hub.clients", String(hh.mqtt.clients)],
+        ["hub.sessions", `${hh.mqtt.deviceSessions} / ${hh.mqtt.observerSessions}`],
         ["hub.authFailures", String(hh.mqtt.authFailures)],
+        ["hub.authThrottled", String(hh.mqtt.authThrottled)],
+        ["hub.addressesBackedOff", String(hh.mqtt.addressesBackedOff)],
+        ["hub.clientIdRefused", String(hh.mqtt.clientIdRefused)],
+        ["hub.connectionsRefused", String(hh.mqtt.connectionsRefused)],
+        ["hub.subscriptionsRefused", String(hh.mqtt.subscriptionsRefused)],
         ["hub.aclDenials", String(hh.mqtt.aclDenials)],
         ["hub.forwardDropped", String(hh.mqtt.forwardDropped)],
+        ["hub.budgetDropped", num(hh.mqtt.budgetDropped)],
+        ["hub.hubDropped", num(hh.mqtt.hubDropped)],
+        ["hub.keepalivesClamped", String(hh.mqtt.keepalivesClamped)],
+        ["hub.brokerLoop", `${num(hh.mqtt.loopDelayP99Ms, 1)} ms / ${hh.mqtt.threadRestarts}`],
       ]),
+      refusals(hh),
       card("live", "globe", "hub.live", [
         ["hub.liveClients", String(hh.live.clients)],
         ["hub.frames", num(hh.live.frames)],

@@ -1,9 +1,11 @@
 /**
  * Logging in and out over HTTP. `POST /api/login` answers a token that the dashboard then sends as
  * `Authorization: Bearer <token>`; `GET /api/session` says who that is (a kiosk if nobody).
- * Logins, wrong names or secrets, and logouts go into the audit log (`session.login`,
- * `session.logout`), so a technician can see who was at the console when something was done.
- * Attempts refused while locked out are only logged: the lockout bounds what the audit log takes.
+ * Logins and logouts go into the audit log (`session.login`, `session.logout`), so a technician
+ * can see who was at the console when something was done. Wrong names or secrets, and attempts
+ * refused in backoff, come from clients without a session: they are counted per address and
+ * minute with the names tried (refusals.ts), so a flood of junk logins writes one row per address
+ * a minute. Bodies are small (name and secret); larger ones are refused with 413 unread.
  */
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
@@ -12,7 +14,13 @@ import type { Clock } from "../../core/clock.ts";
 import { HubError, errorReply } from "../../core/errors.ts";
 import { bearerToken, kioskActor, type AuthService } from "../auth.ts";
 import { describeIssues } from "../commands.ts";
+import type { RefusalLedger } from "../refusals.ts";
 import { sendReply } from "./commands.ts";
+
+/** A login body is a name of at most 64 and a secret of at most 200 characters, as JSON. */
+export const LOGIN_BODY_LIMIT_BYTES = 2048;
+/** Logout takes no body. */
+const LOGOUT_BODY_LIMIT_BYTES = 1024;
 
 const LoginBody = z
   .object({
@@ -22,12 +30,12 @@ const LoginBody = z
   })
   .strict();
 
-export function registerSessionRoutes(app: FastifyInstance, deps: { auth: AuthService; audit: AuditLog; clock: Clock }): void {
-  const { auth, audit, clock } = deps;
+export function registerSessionRoutes(app: FastifyInstance, deps: { auth: AuthService; audit: AuditLog; clock: Clock; refusals: RefusalLedger }): void {
+  const { auth, audit, clock, refusals } = deps;
 
   app.post<{ Body: unknown }>(
     "/api/login",
-    { schema: { summary: "Logs in with { name, secret } (an instructor's PIN or a technician's password); answers a Bearer token and when it expires", tags: ["session"] } },
+    { bodyLimit: LOGIN_BODY_LIMIT_BYTES, schema: { summary: "Logs in with { name, secret } (an instructor's PIN or a technician's password); answers a Bearer token and when it expires", tags: ["session"] } },
     async (request, reply) => {
       // Tokens and failures must not be cached by a proxy or the tablet's browser.
       void reply.header("cache-control", "no-store");
@@ -38,15 +46,12 @@ export function registerSessionRoutes(app: FastifyInstance, deps: { auth: AuthSe
       try {
         session = await auth.login(body.data.name, body.data.secret, from);
       } catch (error) {
-        if (error instanceof HubError && error.code === "RATE_LIMITED") void reply.header("retry-after", String(retryAfterS(error.details)));
-        if (error instanceof HubError && error.code === "UNAUTHENTICATED") {
-          const tried = body.data.name.trim().toLowerCase();
-          try {
-            audit.append({ at: clock.now(), actor: kioskActor(), action: "session.login", target: tried, result: "refused", reason: error.message, details: { from } });
-          } catch (auditError) {
-            return sendReply(reply, errorReply(auditError));
-          }
+        const tried = body.data.name.trim().toLowerCase();
+        if (error instanceof HubError && error.code === "RATE_LIMITED") {
+          void reply.header("retry-after", String(retryAfterS(error.details)));
+          refusals.note(from, "session.login (rate-limited)", { name: tried });
         }
+        if (error instanceof HubError && error.code === "UNAUTHENTICATED") refusals.note(from, "session.login", { name: tried });
         return sendReply(reply, errorReply(error));
       }
       const { token, actor, expiresAt } = session;
@@ -61,7 +66,7 @@ export function registerSessionRoutes(app: FastifyInstance, deps: { auth: AuthSe
     },
   );
 
-  app.post("/api/logout", { schema: { summary: "Ends the session of the Bearer token, if any", tags: ["session"] } }, (request, reply) => {
+  app.post("/api/logout", { bodyLimit: LOGOUT_BODY_LIMIT_BYTES, schema: { summary: "Ends the session of the Bearer token, if any", tags: ["session"] } }, (request, reply) => {
     const token = bearerToken(request);
     const who = auth.session(token)?.actor;
     const loggedOut = auth.logout(token);

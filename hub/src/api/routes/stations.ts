@@ -13,11 +13,13 @@ import type { ActuatorKeeper } from "../../core/actuators/keeper.ts";
 import type { StationRegistry } from "../../core/stations/stations.ts";
 import type { VisitService } from "../../core/visits/visits.ts";
 import type { JobHistory } from "../../storage/job-history.ts";
-import { type ActorOf, requireRole } from "../guard.ts";
+import { type ActorOf, requireRoleBeforeBody } from "../guard.ts";
+import type { RefusalLedger } from "../refusals.ts";
 
 const JobQuery = z.object({ station: z.string().max(48).optional(), limit: z.coerce.number().int().min(1).max(1000).optional() }).strict();
 const MODEL_NAME = /^[a-z0-9][a-z0-9-]{0,47}$/;
-const MAX_MODEL_BYTES = 5 * 1024 * 1024;
+/** A G-code model; the only route that takes more than a few KB, and only from a technician. */
+export const MAX_MODEL_BYTES = 5 * 1024 * 1024;
 
 export interface StationRouteDeps {
   stations: StationRegistry;
@@ -28,6 +30,7 @@ export interface StationRouteDeps {
   catalogues: ReadonlyMap<string, string>;
   visits: VisitService;
   keeper: ActuatorKeeper;
+  refusals: RefusalLedger;
 }
 
 export function registerStationRoutes(app: FastifyInstance, deps: StationRouteDeps): void {
@@ -53,27 +56,32 @@ export function registerStationRoutes(app: FastifyInstance, deps: StationRouteDe
     return reply.send({ ok: true, result: deps.jobs.list(q.data) });
   });
 
-  // A new approved model: a technician's right. The body is the G-code itself (text/plain).
-  app.addContentTypeParser("text/plain", { parseAs: "string", bodyLimit: MAX_MODEL_BYTES }, (_req, body, done) => done(null, body));
-  app.put<{ Params: { id: string; name: string }; Body: string }>(
-    "/api/stations/:id/catalogue/:name",
-    {
-      bodyLimit: MAX_MODEL_BYTES,
-      preHandler: requireRole(deps.actorOf, ["technician"]),
-      schema: { summary: "Adds or replaces an approved G-code model in a printer's catalogue (technicians; body: the G-code as text/plain)", tags: ["stations"] },
-    },
-    (req, reply) => {
-      const actor = deps.actorOf(req);
-      const dir = deps.catalogues.get(req.params.id);
-      if (dir === undefined) throw new HubError("NOT_FOUND", `no printer "${req.params.id}"`);
-      if (!MODEL_NAME.test(req.params.name)) throw new HubError("REQUEST_INVALID", `model name "${req.params.name}" must be lower-case letters, digits and dashes`);
-      const text = typeof req.body === "string" ? req.body : "";
-      if (!/^\s*(;|G|M|T)/im.test(text)) throw new HubError("REQUEST_INVALID", "the body is not G-code (send it as text/plain)");
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(path.join(dir, `${req.params.name}.gcode`), text);
-      deps.audit.append({ at: Date.now(), actor, action: "station.catalogueUpload", target: `${req.params.id}/${req.params.name}`, result: "ok", details: { bytes: Buffer.byteLength(text) } });
-      deps.stations.changed(req.params.id);
-      return reply.send({ ok: true, result: { station: req.params.id, program: req.params.name, bytes: Buffer.byteLength(text) } });
-    },
-  );
+  // A new approved model: a technician's right. The body is the G-code itself (text/plain). The
+  // 5 MB text parser lives in its own scope with this one route: every other route keeps fastify's
+  // own parsers and its own small limit. The role is checked in onRequest, before the body is read.
+  void app.register((scope, _options, ready) => {
+    scope.addContentTypeParser("text/plain", { parseAs: "string", bodyLimit: MAX_MODEL_BYTES }, (_req, body, done) => done(null, body));
+    scope.put<{ Params: { id: string; name: string }; Body: string }>(
+      "/api/stations/:id/catalogue/:name",
+      {
+        bodyLimit: MAX_MODEL_BYTES,
+        onRequest: requireRoleBeforeBody(deps.actorOf, ["technician"], deps.refusals, "station.catalogueUpload"),
+        schema: { summary: "Adds or replaces an approved G-code model in a printer's catalogue (technicians; body: the G-code as text/plain)", tags: ["stations"] },
+      },
+      (req, reply) => {
+        const actor = deps.actorOf(req);
+        const dir = deps.catalogues.get(req.params.id);
+        if (dir === undefined) throw new HubError("NOT_FOUND", `no printer "${req.params.id}"`);
+        if (!MODEL_NAME.test(req.params.name)) throw new HubError("REQUEST_INVALID", `model name "${req.params.name}" must be lower-case letters, digits and dashes`);
+        const text = typeof req.body === "string" ? req.body : "";
+        if (!/^\s*(;|G|M|T)/im.test(text)) throw new HubError("REQUEST_INVALID", "the body is not G-code (send it as text/plain)");
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(path.join(dir, `${req.params.name}.gcode`), text);
+        deps.audit.append({ at: Date.now(), actor, action: "station.catalogueUpload", target: `${req.params.id}/${req.params.name}`, result: "ok", details: { bytes: Buffer.byteLength(text) } });
+        deps.stations.changed(req.params.id);
+        return reply.send({ ok: true, result: { station: req.params.id, program: req.params.name, bytes: Buffer.byteLength(text) } });
+      },
+    );
+    ready();
+  });
 }

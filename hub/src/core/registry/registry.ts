@@ -20,7 +20,31 @@ import type {
 
 /** A channel is stale once it has not reported for this many periods. */
 export const STALE_AFTER_PERIODS = 3;
-const RECENT_REJECTS = 20;
+/** Lines of recent rejects kept per device (see countReject). */
+export const RECENT_REJECTS = 20;
+/** Lines one reject code may take of those, however many different reasons it gives. */
+export const REJECT_LINES_PER_CODE = 3;
+/**
+ * Codes about a connection or a repeat rather than about what a message said: their reasons differ
+ * only in circumstance (an address, a wait, a topic tried), and they are what floods are made of,
+ * so each takes one line whatever its reason.
+ */
+const ONE_LINE_CODES: ReadonlySet<RejectCode> = new Set<RejectCode>(["auth-failed", "client-id-refused", "connection-refused", "acl-denied", "duplicate", "shed", "meta-throttled"]);
+/**
+ * Sequence numbers remembered behind the latest one: a seq seen among the last this many is a
+ * duplicate (an MQTT QoS 1 re-send). Anything further back, or not seen, is the sequence starting
+ * again. 32 so the record fits in one 32-bit mask.
+ */
+export const SEQ_DUPLICATE_WINDOW = 32;
+/**
+ * A forward jump in seq is a gap (messages lost on the way) as long as the device could have sent
+ * that many: SEQ_JUMP_ALLOWANCE plus SEQ_MAX_RATE_PER_S for every second since its last accepted
+ * message. Shed messages use up sequence numbers too, so the rate is twice the default per-device
+ * intake limit (5,000/s). Beyond that it is a jump: a glitch or a forged seq, counted once, never
+ * as millions of missed messages.
+ */
+export const SEQ_JUMP_ALLOWANCE = 1000;
+export const SEQ_MAX_RATE_PER_S = 10_000;
 const RATE_WINDOW_MS = 5000;
 
 export interface DeclaredDevice {
@@ -60,6 +84,10 @@ export interface DeviceRecord {
   health: HealthMessage | null;
   channels: Map<string, MutableChannel>;
   lastSeq: number | null;
+  /** Hub time of the message that set lastSeq. */
+  lastSeqAt: number | null;
+  /** Bit i: seq lastSeq - i was accepted (i < SEQ_DUPLICATE_WINDOW). */
+  seqSeen: number;
   counters: DeviceCounters;
   rejectsByCode: Map<RejectCode, number>;
   recentRejects: RejectRecord[];
@@ -69,6 +97,21 @@ export interface DeviceRecord {
   lastKnownState: DeviceState | null;
 }
 
+/** A reject's reason with its numbers taken out, so repeats that differ only in those merge. */
+const reasonShape = (message: string): string => message.replace(/\d+/g, "#");
+
+function startSequence(rec: DeviceRecord, seq: number, now: number): void {
+  rec.lastSeq = seq;
+  rec.lastSeqAt = now;
+  rec.seqSeen = 1;
+}
+
+function forgetSequence(rec: DeviceRecord): void {
+  rec.lastSeq = null;
+  rec.lastSeqAt = null;
+  rec.seqSeen = 0;
+}
+
 const zeroCounters = (): DeviceCounters => ({
   messages: 0,
   readings: 0,
@@ -76,8 +119,19 @@ const zeroCounters = (): DeviceCounters => ({
   duplicates: 0,
   gaps: 0,
   missedMessages: 0,
+  seqJumps: 0,
+  seqRestarts: 0,
   reboots: 0,
   shed: 0,
+});
+
+/** Until a device is heard from again it keeps the state it had when the hub stopped. */
+const persistedOf = (r: DeviceRecord): PersistedDevice => ({
+  id: r.declared.id,
+  state: r.state === "unknown" && r.lastKnownState !== null ? r.lastKnownState : r.state,
+  lastSeen: r.lastSeen,
+  meta: r.meta,
+  counters: { ...r.counters },
 });
 
 export class Registry {
@@ -101,6 +155,8 @@ export class Registry {
         health: null,
         channels: new Map(),
         lastSeq: null,
+        lastSeqAt: null,
+        seqSeen: 0,
         counters: zeroCounters(),
         rejectsByCode: new Map(),
         recentRejects: [],
@@ -138,13 +194,13 @@ export class Registry {
   }
 
   snapshot(): PersistedDevice[] {
-    return [...this.devices.values()].map((r) => ({
-      id: r.declared.id,
-      state: r.state === "unknown" && r.lastKnownState !== null ? r.lastKnownState : r.state,
-      lastSeen: r.lastSeen,
-      meta: r.meta,
-      counters: { ...r.counters },
-    }));
+    return [...this.devices.values()].map(persistedOf);
+  }
+
+  /** One device's entry of `snapshot()`: the device store saves only the devices that changed. */
+  persisted(id: DeviceId): PersistedDevice | undefined {
+    const rec = this.devices.get(id);
+    return rec === undefined ? undefined : persistedOf(rec);
   }
 
   setStatus(id: DeviceId, status: "online" | "offline"): void {
@@ -169,7 +225,7 @@ export class Registry {
     const rebooted = rec.meta !== null && rec.meta.boot !== meta.boot;
     if (rebooted) {
       rec.counters.reboots += 1;
-      rec.lastSeq = null;
+      forgetSequence(rec);
     }
     this.applyMeta(rec, meta, rebooted);
     rec.lastKnownState = null;
@@ -183,7 +239,7 @@ export class Registry {
     const now = this.ctx.clock.now();
     if (rec.meta !== null && health.boot !== rec.meta.boot && rec.health?.boot !== health.boot) {
       // A reboot seen on health before the new meta arrives: forget the sequence.
-      rec.lastSeq = null;
+      forgetSequence(rec);
     }
     rec.health = health;
     rec.lastSeen = now;
@@ -217,33 +273,73 @@ export class Registry {
     this.derive(rec, `channel ${channel} invalid: ${reason}`);
   }
 
-  countReject(id: DeviceId, code: RejectCode, message: string): void {
+  /** Counts `times` refusals of one kind (a carrier may report a burst of them at once). */
+  countReject(id: DeviceId, code: RejectCode, message: string, times = 1): void {
     const rec = this.devices.get(id);
-    if (rec === undefined) return;
+    if (rec === undefined || times < 1) return;
     const at = this.ctx.clock.now();
-    if (code === "duplicate") rec.counters.duplicates += 1;
-    else if (code === "shed") rec.counters.shed += 1;
-    else rec.counters.rejects += 1;
-    rec.rejectsByCode.set(code, (rec.rejectsByCode.get(code) ?? 0) + 1);
-    if (code !== "shed" || rec.recentRejects[0]?.code !== "shed") {
-      rec.recentRejects.unshift({ at, code, message });
-      if (rec.recentRejects.length > RECENT_REJECTS) rec.recentRejects.length = RECENT_REJECTS;
+    if (code === "duplicate") rec.counters.duplicates += times;
+    else if (code === "shed") rec.counters.shed += times;
+    else rec.counters.rejects += times;
+    rec.rejectsByCode.set(code, (rec.rejectsByCode.get(code) ?? 0) + times);
+    // Newest first. A reject counts up on the line of its code (ONE_LINE_CODES), or of its code and
+    // reason (numbers aside: values, line numbers), so a flood (2,000 failed logins, a shed burst)
+    // never pushes the other kinds out. Content codes keep their reasons apart: a serial board's
+    // "protocol 2 refused" must not vanish under the "META before HELLO" lines that follow it. Such
+    // a code takes at most REJECT_LINES_PER_CODE lines; a further reason merges into its oldest.
+    // Records are replaced, never changed, because views handed out earlier share them.
+    const list = rec.recentRejects;
+    let i = list[0]?.code === code && (list[0].message === message || ONE_LINE_CODES.has(code)) ? 0 : -1;
+    if (i === -1) {
+      const shape = ONE_LINE_CODES.has(code) ? null : reasonShape(message);
+      let sameCode = 0;
+      for (let j = 0; j < list.length && i === -1; j++) {
+        const line = list[j];
+        if (line?.code !== code) continue;
+        sameCode += 1;
+        if (shape === null || reasonShape(line.message) === shape || sameCode === REJECT_LINES_PER_CODE) i = j;
+      }
     }
+    const previous = i === -1 ? undefined : list.splice(i, 1)[0];
+    list.unshift({ at, code, message, count: (previous?.count ?? 0) + times, firstAt: previous?.firstAt ?? at });
+    if (list.length > RECENT_REJECTS) list.length = RECENT_REJECTS;
   }
 
-  /** Sequence bookkeeping: returns false for a duplicate (already seen) message. */
+  /**
+   * Sequence bookkeeping (PROTOCOL.md, tele): returns false only for a duplicate, a seq accepted
+   * among the last SEQ_DUPLICATE_WINDOW. A bad seq must never cost the device its next honest
+   * messages: a forward jump is accepted (a gap, or a jump if it is more than the device could have
+   * sent), and a seq that goes back further than the window, or to one not seen, or to 0 (every
+   * connect starts there) starts the sequence again.
+   */
   checkSequence(rec: DeviceRecord, seq: number): boolean {
+    const now = this.ctx.clock.now();
     const last = rec.lastSeq;
-    if (last === null || seq === 0) {
-      rec.lastSeq = seq;
+    if (last === null) {
+      startSequence(rec, seq, now);
       return true;
     }
-    if (seq <= last) return false;
-    if (seq > last + 1) {
-      rec.counters.gaps += 1;
-      rec.counters.missedMessages += seq - last - 1;
+    if (seq > last) {
+      const skipped = seq - last - 1;
+      if (skipped > 0) {
+        const elapsedMs = rec.lastSeqAt === null ? 0 : Math.max(0, now - rec.lastSeqAt);
+        if (skipped <= SEQ_JUMP_ALLOWANCE + (elapsedMs * SEQ_MAX_RATE_PER_S) / 1000) {
+          rec.counters.gaps += 1;
+          rec.counters.missedMessages += skipped;
+        } else {
+          rec.counters.seqJumps += 1;
+        }
+      }
+      const shift = seq - last;
+      rec.seqSeen = shift >= SEQ_DUPLICATE_WINDOW ? 1 : ((rec.seqSeen << shift) | 1) >>> 0;
+      rec.lastSeq = seq;
+      rec.lastSeqAt = now;
+      return true;
     }
-    rec.lastSeq = seq;
+    const back = last - seq;
+    if (seq !== 0 && back < SEQ_DUPLICATE_WINDOW && ((rec.seqSeen >>> back) & 1) === 1) return false;
+    rec.counters.seqRestarts += 1;
+    startSequence(rec, seq, now);
     return true;
   }
 

@@ -20,7 +20,10 @@ import type { Bus } from "../bus.ts";
 import type { Clock } from "../clock.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { DeviceId, RejectCode, TelemetryBatch } from "../types.ts";
-import { IntakeLimiter, type IntakeLimits } from "./intake.ts";
+import { IntakeLimiter, type IntakeLimits, META_CHANGE_BURST, META_CHANGE_REFILL_MS, TokenBuckets } from "./intake.ts";
+
+/** Channel names a throttled meta's reject names at most (the rest are counted). */
+const NAMES_IN_REJECT = 20;
 
 export interface PipelineCounters {
   accepted: number;
@@ -44,6 +47,9 @@ export class TelemetryPipeline {
   readonly rejectsByCode = new Map<RejectCode, number>();
   readonly unknownDevices = new Map<string, { count: number; lastAt: number }>();
   private readonly limiter: IntakeLimiter;
+  private readonly metaChanges: TokenBuckets;
+  /** The latest meta refused by the rate limit, per device: applied once the limit allows. */
+  private readonly pendingMeta = new Map<DeviceId, MetaMessage>();
   private ackSink: AckSink | null = null;
   private eventSink: DeviceEventSink | null = null;
 
@@ -54,6 +60,7 @@ export class TelemetryPipeline {
     this.limiter = new IntakeLimiter(ctx.clock, limits, (dropped, windowMs) => {
       ctx.bus.emit("intake:shed", { dropped, windowMs, at: ctx.clock.now() });
     });
+    this.metaChanges = new TokenBuckets(ctx.clock, META_CHANGE_BURST, META_CHANGE_REFILL_MS);
   }
 
   setAckSink(sink: AckSink): void {
@@ -112,6 +119,7 @@ export class TelemetryPipeline {
 
   /** One decoded message (any carrier). */
   ingest(id: DeviceId, kind: Exclude<DeviceTopicKind, "status">, body: unknown): void {
+    if (kind !== "meta" && this.pendingMeta.has(id)) this.applyPendingMeta(id);
     switch (kind) {
       case "tele":
         this.ingestTele(id, body);
@@ -119,7 +127,7 @@ export class TelemetryPipeline {
       case "meta": {
         const parsed = MetaMessage.safeParse(body);
         if (!parsed.success) this.reject(id, "invalid-message", `meta: ${describeZodError(parsed.error)}`);
-        else this.ctx.registry.setMeta(id, parsed.data);
+        else this.ingestMeta(id, parsed.data);
         return;
       }
       case "health": {
@@ -143,16 +151,56 @@ export class TelemetryPipeline {
     }
   }
 
-  /** A problem found before the pipeline (by a carrier or the broker): counted the same way. */
-  reject(id: DeviceId | null, code: RejectCode, message: string): void {
-    this.counters.rejected += 1;
-    this.rejectsByCode.set(code, (this.rejectsByCode.get(code) ?? 0) + 1);
-    if (id !== null) this.ctx.registry.countReject(id, code, message);
+  /**
+   * A problem found before the pipeline (by a carrier or the broker): counted the same way. `times`
+   * counts a burst the carrier merged before reporting it (the broker thread's denials).
+   */
+  reject(id: DeviceId | null, code: RejectCode, message: string, times = 1): void {
+    if (times < 1) return;
+    this.counters.rejected += times;
+    this.rejectsByCode.set(code, (this.rejectsByCode.get(code) ?? 0) + times);
+    if (id !== null) this.ctx.registry.countReject(id, code, message, times);
     this.ctx.bus.emit("telemetry:rejected", { deviceId: id, code, message, at: this.ctx.clock.now() });
   }
 
   get shed(): number {
     return this.counters.shed;
+  }
+
+  /**
+   * A meta that declares what the device already declared (a reboot, a retained meta delivered
+   * again) is always taken. One that changes its channels or actuators takes a token of the
+   * device's meta-change budget; without one it is refused, the device keeps its previous channels,
+   * and the latest refused meta waits until the budget allows (at the device's next message).
+   */
+  private ingestMeta(id: DeviceId, meta: MetaMessage): void {
+    const current = this.ctx.registry.record(id)?.meta ?? null;
+    if (current !== null && declaration(current) === declaration(meta)) {
+      this.pendingMeta.delete(id);
+      this.ctx.registry.setMeta(id, meta);
+      return;
+    }
+    if (this.metaChanges.take(id)) {
+      this.pendingMeta.delete(id);
+      this.ctx.registry.setMeta(id, meta);
+      return;
+    }
+    this.pendingMeta.set(id, meta);
+    const kept = current === null ? [] : Object.keys(current.channels);
+    const named = kept.length === 0 ? "none yet" : kept.slice(0, NAMES_IN_REJECT).join(", ") + (kept.length > NAMES_IN_REJECT ? ` and ${kept.length - NAMES_IN_REJECT} more` : "");
+    const perMinute = Math.round(60_000 / META_CHANGE_REFILL_MS);
+    this.reject(
+      id,
+      "meta-throttled",
+      `meta changes the declared channels or actuators more often than ${perMinute} a minute (burst ${META_CHANGE_BURST}): refused, keeping the previous channels (${named}); the latest meta is taken once the limit allows`,
+    );
+  }
+
+  private applyPendingMeta(id: DeviceId): void {
+    const meta = this.pendingMeta.get(id);
+    if (meta === undefined || !this.metaChanges.take(id)) return;
+    this.pendingMeta.delete(id);
+    this.ctx.registry.setMeta(id, meta);
   }
 
   private ingestTele(id: DeviceId, body: unknown): void {
@@ -213,6 +261,13 @@ export class TelemetryPipeline {
     };
     bus.emit("telemetry:accepted", batch);
   }
+}
+
+/** What a meta declares, in a form that compares equal whatever order the device wrote it in. */
+function declaration(meta: MetaMessage): string {
+  return JSON.stringify([meta.channels, meta.actuators], (_key, value: unknown) =>
+    typeof value === "object" && value !== null && !Array.isArray(value) ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : value,
+  );
 }
 
 /**

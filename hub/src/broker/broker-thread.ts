@@ -1,0 +1,216 @@
+/**
+ * The hub's side of its embedded broker: starts the broker's worker thread (broker-worker.ts), and is
+ * the hub's MQTT link to it. The main thread only receives what the hub subscribed to, batched per
+ * turn of the broker's loop, and only sends its own publishes; fan-out to subscribers, parsing,
+ * logins and floods cost the broker's thread, never the interlocks'. If the thread dies it is
+ * started again on the same port, and the hub's subscriptions with it.
+ */
+import { Worker } from "node:worker_threads";
+import type { Clock, Timer } from "../core/clock.ts";
+import type { Logger } from "../core/logger.ts";
+import type { MessageHandler, MqttLink, PublishOptions } from "../transports/mqtt-link.ts";
+import { workerEntry } from "../worker-entry.ts";
+import { type BrokerInit, type BrokerStats, type Denial, EXTERNAL_BROKER_STATS, type FromBroker, type ToBroker } from "./protocol.ts";
+
+export interface BrokerThreadHooks {
+  /** Refusals and rule breaches, aggregated by device and kind. */
+  denied(denial: Denial): void;
+  /** The broker's thread stopped unexpectedly and is being started again. */
+  restarting(reason: string): void;
+}
+
+const RESTART_MIN_MS = 500;
+const RESTART_MAX_MS = 30_000;
+const STOP_TIMEOUT_MS = 5000;
+/** Messages handled per turn of the main thread's event loop (a millisecond or two of work). */
+const SLICE = 64;
+
+export class BrokerThread implements MqttLink {
+  private worker: Worker | null = null;
+  private boundPort = 0;
+  private up = false;
+  private stopping = false;
+  private restartMs = RESTART_MIN_MS;
+  private restartTimer: Timer | null = null;
+  private restarts = 0;
+  private latest: BrokerStats = EXTERNAL_BROKER_STATS;
+  private readonly handlers: Array<{ filter: string; handler: MessageHandler }> = [];
+  /** Batches from the broker's thread not yet handled, oldest first. */
+  private readonly queue: Array<{ topics: string[]; subs: Uint16Array; ends: Uint32Array; buffer: Buffer; next: number; start: number }> = [];
+  private readonly listeners: Array<(up: boolean) => void> = [];
+
+  constructor(
+    private readonly init: BrokerInit,
+    private readonly ctx: { clock: Clock; logger: Logger; hooks: BrokerThreadHooks },
+  ) {}
+
+  get description(): string {
+    return `embedded broker on port ${this.boundPort} (own thread)`;
+  }
+
+  get connected(): boolean {
+    return this.up && this.worker !== null;
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** Starts the broker's thread and waits until it listens. */
+  async listen(): Promise<void> {
+    this.boundPort = await this.spawn(this.init.port);
+  }
+
+  /** The link is up (the thread is already listening). */
+  start(): Promise<void> {
+    this.up = true;
+    for (const l of this.listeners) l(true);
+    return Promise.resolve();
+  }
+
+  subscribe(filter: string, handler: MessageHandler): Promise<void> {
+    this.handlers.push({ filter, handler });
+    this.send({ t: "subscribe", filter, sub: this.handlers.length - 1 });
+    return Promise.resolve();
+  }
+
+  publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): void {
+    const bytes = typeof payload === "string" ? Buffer.from(payload) : payload;
+    this.send({ t: "publish", topic, payload: bytes, qos: options.qos ?? 0, retain: options.retain ?? false });
+  }
+
+  onConnection(fn: (up: boolean) => void): void {
+    this.listeners.push(fn);
+  }
+
+  stats(): BrokerStats & { threadRestarts: number } {
+    return { ...this.latest, threadRestarts: this.restarts };
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.up = false;
+    this.restartTimer?.cancel();
+    // The hub hears nothing more: devices' last wills as the broker closes their sessions are the
+    // hub's own doing, not news about the devices (their last state is what the registry keeps).
+    this.handlers.length = 0;
+    this.queue.length = 0;
+    const worker = this.worker;
+    if (worker === null) return;
+    const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+    const force = setTimeout(() => void worker.terminate(), STOP_TIMEOUT_MS);
+    worker.postMessage({ t: "stop" } satisfies ToBroker);
+    await exited;
+    clearTimeout(force);
+    this.worker = null;
+  }
+
+  private send(msg: ToBroker): void {
+    this.worker?.postMessage(msg);
+  }
+
+  private spawn(port: number): Promise<number> {
+    const { entry, eval: isEval } = workerEntry("broker-worker", import.meta.url);
+    const worker = new Worker(entry, { workerData: { ...this.init, port } satisfies BrokerInit, eval: isEval, name: "mqtt-broker" });
+    this.worker = worker;
+    return new Promise<number>((resolve, reject) => {
+      let ready = false;
+      let failure: string | null = null;
+      worker.on("message", (msg: FromBroker) => {
+        switch (msg.t) {
+          case "ready":
+            ready = true;
+            this.restartMs = RESTART_MIN_MS;
+            resolve(msg.port);
+            return;
+          case "failed":
+            failure = msg.message;
+            return;
+          case "messages":
+            this.deliver(msg.topics, msg.subs, msg.ends, msg.bytes);
+            return;
+          case "denials":
+            for (const d of msg.items) this.ctx.hooks.denied(d);
+            return;
+          case "stats":
+            this.latest = msg.stats;
+            return;
+          case "stopped":
+            return;
+        }
+      });
+      worker.on("error", (error) => {
+        failure ??= error.message;
+        this.ctx.logger.error({ err: error }, "mqtt broker thread failed");
+      });
+      worker.on("exit", (code) => {
+        if (this.worker === worker) this.worker = null;
+        if (!ready) {
+          reject(new Error(`the embedded MQTT broker did not start: ${failure ?? `its thread exited with code ${code}`}`));
+          return;
+        }
+        if (this.stopping) return;
+        this.onCrash(`the broker's thread exited (code ${code})${failure !== null ? `: ${failure}` : ""}`);
+      });
+    });
+  }
+
+  /**
+   * Hands each message to the hub's handlers, at most SLICE messages per turn of the event loop: a
+   * backlog (after a stall, or a burst) must not hold the interlocks' timers for its whole length.
+   * Batches are taken in the order they came, and reported taken once handled.
+   */
+  private deliver(topics: string[], subs: Uint16Array, ends: Uint32Array, bytes: Uint8Array): void {
+    this.queue.push({ topics, subs, ends, buffer: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), next: 0, start: 0 });
+    if (this.queue.length === 1) this.drain();
+  }
+
+  private drain(): void {
+    let budget = SLICE;
+    while (budget > 0) {
+      const batch = this.queue[0];
+      if (batch === undefined) return;
+      const end = Math.min(batch.topics.length, batch.next + budget);
+      for (let i = batch.next; i < end; i++) {
+        const topic = batch.topics[i] ?? "";
+        const stop = batch.ends[i] ?? batch.start;
+        const payload = batch.buffer.subarray(batch.start, stop);
+        batch.start = stop;
+        // The broker's thread says which subscription matched: no topic matching here.
+        const handler = this.handlers[batch.subs[i] ?? -1]?.handler;
+        try {
+          handler?.(topic, payload);
+        } catch (error) {
+          this.ctx.logger.error({ err: error, topic }, "mqtt handler failed");
+        }
+      }
+      budget -= end - batch.next;
+      this.send({ t: "taken", n: end - batch.next });
+      batch.next = end;
+      if (batch.next >= batch.topics.length) this.queue.shift();
+    }
+    // setImmediate: after the I/O of this turn; scheduled from a slice that itself ran as an
+    // immediate, it waits for the next turn, so timers run between slices of a long backlog.
+    if (this.queue.length > 0) setImmediate(() => this.drain());
+  }
+
+  private onCrash(reason: string): void {
+    this.restarts += 1;
+    for (const l of this.listeners) l(false);
+    this.ctx.logger.error({ reason, retryInMs: this.restartMs }, "mqtt broker thread stopped; restarting");
+    this.ctx.hooks.restarting(reason);
+    const wait = this.restartMs;
+    this.restartMs = Math.min(RESTART_MAX_MS, this.restartMs * 2);
+    this.restartTimer = this.ctx.clock.setTimeout(() => {
+      this.restartTimer = null;
+      if (this.stopping) return;
+      this.spawn(this.boundPort).then(
+        () => {
+          this.handlers.forEach((h, sub) => this.send({ t: "subscribe", filter: h.filter, sub }));
+          if (this.up) for (const l of this.listeners) l(true);
+        },
+        (error: unknown) => this.onCrash(error instanceof Error ? error.message : String(error)),
+      );
+    }, wait);
+  }
+}
