@@ -95,7 +95,9 @@ describe("kiosk", () => {
     const title = page.locator('[data-testid="kiosk-title"]');
     // Generous: on a busy machine the first view may already have rotated on; it comes round again.
     await expect.poll(() => title.textContent(), { timeout: 15_000 }).toBe("Waar gaat de stroom heen?");
-    await expect.poll(() => title.textContent(), { timeout: 10_000 }).toBe("Binnen in het huis");
+    // With what is tripped beside it: a trip pauses the rotation, and a failure here should say so.
+    const tripped = () => demo.hub.interlocks.list().filter((i) => i.status !== "normal").map((i) => `${i.id}: ${i.cause?.detail.en ?? i.status}`);
+    await expect.poll(async () => ({ title: await title.textContent(), tripped: tripped() }), { timeout: 10_000 }).toEqual({ title: "Binnen in het huis", tripped: [] });
     const tech = await demo.login("technicus", "technician");
     expect((await demo.command(tech, "sim.leak", { on: true })).ok).toBe(true);
     const why = page.locator('[data-testid="why"]');

@@ -127,7 +127,8 @@ describe("robot cell station (OPC UA)", () => {
     expect((await juf("interlock.reset", { id: "estop" })).body.ok).toBe(true);
     // Started again at once, within the subscription's sampling interval of the stop: the hub must
     // still see it running (it reads the state back after every call).
-    expect((await juf("station.start", { station: "robot-cell", program: "long-sweep" })).body.ok).toBe(true);
+    // toMatchObject, so that a refusal shows its reason.
+    expect((await juf("station.start", { station: "robot-cell", program: "long-sweep" })).body).toMatchObject({ ok: true });
     await until(async () => (await station()).state === "running", 5000, "running again");
     expect((await juf("station.stop", { station: "robot-cell" })).body.ok).toBe(true);
     await until(async () => (await station()).state !== "running", 5000, "stopped again");
