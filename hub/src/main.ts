@@ -43,7 +43,7 @@ import type { RobotStation } from "./core/robots/station.ts";
 import { StationRegistry } from "./core/stations/stations.ts";
 import { VisitService } from "./core/visits/visits.ts";
 import { TelemetryPipeline } from "./core/telemetry/pipeline.ts";
-import { asDeviceId, type DeviceState } from "./core/types.ts";
+import { asDeviceId } from "./core/types.ts";
 import { SqliteAlarmStore } from "./storage/alarm-store.ts";
 import { SqliteAuditLog } from "./storage/audit.ts";
 import { openDatabase } from "./storage/db.ts";
@@ -295,11 +295,7 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
     }),
     live: () => ({ clients: live.clients, frames: live.counters.frames, skippedForSlowClients: live.counters.skippedForSlowClients }),
     history: () => ({ ...history.stats() }),
-    deviceStates: () => {
-      const counts: Partial<Record<DeviceState, number>> = {};
-      for (const d of registry.list()) counts[d.state] = (counts[d.state] ?? 0) + 1;
-      return counts;
-    },
+    deviceStates: () => registry.stateCounts(),
   });
   const metrics = createMetrics(monitor);
 

@@ -36,6 +36,8 @@ export interface LiveOptions {
   siteName: string;
   maxFramesPerS: number;
   maxClientBacklogFrames: number;
+  /** Readings per second the frames carry at most: with many devices, frames come less often and coalesce more. */
+  maxValuesPerS: number;
 }
 
 type Pending = [value: number, at: number, ts: number];
@@ -50,6 +52,9 @@ export class LiveStream {
   private timer: Timer | null = null;
   private frameNo = 0;
   private readonly dirtyValues = new Map<DeviceId, Map<string, Pending | null>>();
+  /** Channels in dirtyValues, counted as they are added. */
+  private dirtyValueCount = 0;
+  private lastFrameAt = 0;
   private readonly dirtyDevices = new Set<DeviceId>();
   private readonly dirtyInterlocks = new Set<string>();
   private readonly dirtyAlarms = new Set<string>();
@@ -91,7 +96,10 @@ export class LiveStream {
           channels = new Map();
           this.dirtyValues.set(batch.deviceId, channels);
         }
-        for (const [channel, value] of batch.readings) channels.set(channel, [value, batch.at, batch.deviceTs]);
+        for (const [channel, value] of batch.readings) {
+          if (!channels.has(channel)) this.dirtyValueCount += 1;
+          channels.set(channel, [value, batch.at, batch.deviceTs]);
+        }
       }),
       bus.on("channel:changed", "live", (e) => {
         let channels = this.dirtyValues.get(e.deviceId);
@@ -100,7 +108,10 @@ export class LiveStream {
           this.dirtyValues.set(e.deviceId, channels);
         }
         // A quality change alone: send the channel with its current value and new provenance.
-        if (!channels.has(e.channel)) channels.set(e.channel, null);
+        if (!channels.has(e.channel)) {
+          channels.set(e.channel, null);
+          this.dirtyValueCount += 1;
+        }
       }),
       bus.on("device:changed", "live", (e) => {
         this.dirtyDevices.add(e.deviceId);
@@ -209,10 +220,24 @@ export class LiveStream {
 
   private clearDirty(): void {
     this.dirtyValues.clear();
+    this.dirtyValueCount = 0;
     this.dirtyDevices.clear();
     this.dirtyInterlocks.clear();
     this.dirtyAlarms.clear();
     this.dirtyStations.clear();
+  }
+
+  /**
+   * With thousands of devices a frame at every tick would carry thousands of readings, many times a
+   * second, and building and encoding them would take the main thread from the interlocks. Frames of
+   * readings alone then wait until they fit `maxValuesPerS` (at least one a second); anything about
+   * safety (a device's state, an interlock, an alarm, a station) goes out at the next tick.
+   */
+  private waitForMoreValues(): boolean {
+    if (this.dirtyValueCount === 0) return false;
+    if (this.dirtyDevices.size > 0 || this.dirtyInterlocks.size > 0 || this.dirtyAlarms.size > 0 || this.dirtyStations.size > 0) return false;
+    const sinceMs = this.ctx.clock.now() - this.lastFrameAt;
+    return sinceMs < 1000 && sinceMs < (this.dirtyValueCount * 1000) / this.options.maxValuesPerS;
   }
 
   private tick(): void {
@@ -237,8 +262,10 @@ export class LiveStream {
         this.sendSnapshot(socket);
       }
     }
+    if (this.waitForMoreValues()) return;
     const frame = this.buildFrame();
     if (frame === null) return;
+    this.lastFrameAt = this.ctx.clock.now();
     this.counters.frames += 1;
     for (const socket of io.of("/").sockets.values()) {
       if (socket.rooms.has(IN_STEP)) this.undrained.set(socket, (this.undrained.get(socket) ?? 0) + 1);

@@ -24,6 +24,8 @@ const RESTART_MAX_MS = 30_000;
 const STOP_TIMEOUT_MS = 5000;
 /** Messages handled per turn of the main thread's event loop (a millisecond or two of work). */
 const SLICE = 64;
+/** Messages taken before the broker's thread is told (it is also told whenever the queue runs empty). */
+const TAKEN_REPORT = 1024;
 
 export class BrokerThread implements MqttLink {
   private worker: Worker | null = null;
@@ -35,6 +37,7 @@ export class BrokerThread implements MqttLink {
   private restarts = 0;
   private latest: BrokerStats = EXTERNAL_BROKER_STATS;
   private readonly handlers: Array<{ filter: string; handler: MessageHandler }> = [];
+  private takenUnreported = 0;
   /** Batches from the broker's thread not yet handled, oldest first. */
   private readonly queue: Array<{ topics: string[]; subs: Uint16Array; ends: Uint32Array; buffer: Buffer; next: number; start: number }> = [];
   private readonly listeners: Array<(up: boolean) => void> = [];
@@ -185,9 +188,15 @@ export class BrokerThread implements MqttLink {
         }
       }
       budget -= end - batch.next;
-      this.send({ t: "taken", n: end - batch.next });
+      this.takenUnreported += end - batch.next;
       batch.next = end;
       if (batch.next >= batch.topics.length) this.queue.shift();
+      // The broker's thread needs to know what was taken, not every time: a message per
+      // TAKEN_REPORT messages, and when the queue runs empty.
+      if (this.takenUnreported >= TAKEN_REPORT || this.queue.length === 0) {
+        this.send({ t: "taken", n: this.takenUnreported });
+        this.takenUnreported = 0;
+      }
     }
     // setImmediate: after the I/O of this turn; scheduled from a slice that itself ran as an
     // immediate, it waits for the next turn, so timers run between slices of a long backlog.

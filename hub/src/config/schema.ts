@@ -111,6 +111,13 @@ const LiveConfig = z
     maxFramesPerS: z.number().int().min(1).max(60).default(40),
     /** A dashboard with more than this many frames queued on its socket skips frames and gets a snapshot when it catches up. */
     maxClientBacklogFrames: z.number().int().min(2).max(1000).default(50),
+    /**
+     * Readings per second the live frames carry at most. Below it every changed reading goes out at
+     * the next frame; above it (thousands of devices) frames of readings alone come less often and
+     * coalesce more, so building them never crowds out the interlocks. State, interlock, alarm and
+     * station changes are never held back.
+     */
+    maxValuesPerS: z.number().int().min(1000).default(20_000),
   })
   .strict();
 
@@ -263,7 +270,7 @@ export const HubConfig = z
     broker: BrokerConfig.prefault({}),
     intake: IntakeConfig.default({ maxMessagesPerS: 150_000, maxDeviceMessagesPerS: 5_000 }),
     storage: StorageConfig.prefault({}),
-    live: LiveConfig.default({ maxFramesPerS: 40, maxClientBacklogFrames: 50 }),
+    live: LiveConfig.prefault({}),
     opcua: OpcuaConfig.default({ enabled: true, host: "0.0.0.0", port: 4840, pkiFolder: "data/opcua" }),
     devices: z.array(DeviceConfig).default([]),
     /** The hub's interlocks: a secondary, fail-safe layer behind hardwired e-stops and device firmware. */

@@ -380,6 +380,13 @@ export class Registry {
     return rec === undefined ? undefined : this.toView(rec);
   }
 
+  /** How many devices are in each state, without building their views (the hub's health asks often). */
+  stateCounts(): Partial<Record<DeviceState, number>> {
+    const counts: Partial<Record<DeviceState, number>> = {};
+    for (const rec of this.devices.values()) counts[rec.state] = (counts[rec.state] ?? 0) + 1;
+    return counts;
+  }
+
   list(): DeviceView[] {
     return [...this.devices.values()].map((r) => this.toView(r));
   }
