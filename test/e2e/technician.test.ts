@@ -126,7 +126,7 @@ describe("technician workbench", () => {
     const refusal = page.locator('[data-metric="refusals"] li[data-code="client-id-refused"]');
     await expect.poll(() => refusal.count(), { timeout: 10_000 }).toBe(1);
     expect(await refusal.innerText()).toMatch(/observer \(estop-button\) vanaf 127\.0\.0\.1, .*belongs to device "estop-button"/);
-    expect(await page.locator('[data-metric="mqtt"]').innerText()).toMatch(/Client-id van een ander geweigerd\s+1/);
+    expect(await page.locator('[data-metric="refusals"]').innerText()).toMatch(/Client-id van een ander geweigerd\s+1/);
     await demo.command(await demo.login("technicus", "technician"), "sim.leak", { on: false });
   });
 

@@ -50,6 +50,8 @@ describe("Tiny House demo", () => {
     expect(list.every((d) => d.simulated)).toBe(true);
     const pv = list.find((d) => d.id === "pv-inverter");
     expect(pv?.channels.pvPowerW?.value).toBeGreaterThan(100);
+    // The demo's own devices and stations say nothing wrong on their way up (no refused meta, no unknown channel).
+    expect(list.filter((d) => Object.keys(d.rejectsByCode).length > 0).map((d) => ({ id: d.id, rejects: d.recentRejects.map((r) => `${r.code}: ${r.message}`) }))).toEqual([]);
   });
 
   it("holds the actuators the config lists, through commands the devices acknowledge", async () => {

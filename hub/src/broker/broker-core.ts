@@ -358,7 +358,8 @@ export class BrokerCore {
     const { limits } = this.init;
     const now = this.now();
     const address = (client.conn as Partial<net.Socket>).remoteAddress ?? "in-process";
-    const clientId = client.id;
+    // An empty client id (a clean session may send one) gets one from aedes: show it as none.
+    const clientId = client.id.startsWith("aedes_") ? "" : client.id;
     const named = username !== undefined && this.deviceIds.has(username) ? username : null;
 
     const waitMs = this.backoff.waitMs(address, now);
@@ -379,7 +380,7 @@ export class BrokerCore {
       return refuse(reason, BAD_USERNAME_OR_PASSWORD);
     }
 
-    const idProblem = clientIdRefusal(account, clientId.startsWith("aedes_") ? "" : clientId, this.deviceIds);
+    const idProblem = clientIdRefusal(account, clientId, this.deviceIds);
     if (idProblem !== null) {
       this.counters.clientIdRefused += 1;
       const reason = `${idProblem.reason} (from ${address})`;

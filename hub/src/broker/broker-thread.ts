@@ -48,7 +48,7 @@ export class BrokerThread implements MqttLink {
   ) {}
 
   get description(): string {
-    return `embedded broker on port ${this.boundPort} (own thread)`;
+    return `embedded, port ${this.boundPort}, own thread`;
   }
 
   get connected(): boolean {

@@ -43,6 +43,22 @@ export function hubHealthTab(_ctx: AppContext): Tab {
       "article",
       { class: "metric metric-wide", "data-metric": "refusals" },
       h("h3", null, icon("plug"), t("hub.refusals")),
+      h(
+        "dl",
+        { class: "dl-columns" },
+        (
+          [
+            ["hub.authFailures", hh.mqtt.authFailures],
+            ["hub.authThrottled", hh.mqtt.authThrottled],
+            ["hub.addressesBackedOff", hh.mqtt.addressesBackedOff],
+            ["hub.clientIdRefused", hh.mqtt.clientIdRefused],
+            ["hub.connectionsRefused", hh.mqtt.connectionsRefused],
+            ["hub.subscriptionsRefused", hh.mqtt.subscriptionsRefused],
+            ["hub.aclDenials", hh.mqtt.aclDenials],
+            ["hub.keepalivesClamped", hh.mqtt.keepalivesClamped],
+          ] as Array<[StringKey, number]>
+        ).map(([k, v]) => h("div", null, h("dt", null, t(k)), h("dd", null, num(v)))),
+      ),
       hh.mqtt.recentRefusals.length === 0
         ? h("p", null, t("hub.noRefusals"))
         : h(
@@ -94,17 +110,9 @@ export function hubHealthTab(_ctx: AppContext): Tab {
         ["hub.connected", hh.mqtt.connected ? t("word.yes") : t("word.no")],
         ["hub.clients", String(hh.mqtt.clients)],
         ["hub.sessions", `${hh.mqtt.deviceSessions} / ${hh.mqtt.observerSessions}`],
-        ["hub.authFailures", String(hh.mqtt.authFailures)],
-        ["hub.authThrottled", String(hh.mqtt.authThrottled)],
-        ["hub.addressesBackedOff", String(hh.mqtt.addressesBackedOff)],
-        ["hub.clientIdRefused", String(hh.mqtt.clientIdRefused)],
-        ["hub.connectionsRefused", String(hh.mqtt.connectionsRefused)],
-        ["hub.subscriptionsRefused", String(hh.mqtt.subscriptionsRefused)],
-        ["hub.aclDenials", String(hh.mqtt.aclDenials)],
-        ["hub.forwardDropped", String(hh.mqtt.forwardDropped)],
+        ["hub.forwardDropped", num(hh.mqtt.forwardDropped)],
         ["hub.budgetDropped", num(hh.mqtt.budgetDropped)],
         ["hub.hubDropped", num(hh.mqtt.hubDropped)],
-        ["hub.keepalivesClamped", String(hh.mqtt.keepalivesClamped)],
         ["hub.brokerLoop", `${num(hh.mqtt.loopDelayP99Ms, 1)} ms / ${hh.mqtt.threadRestarts}`],
       ]),
       refusals(hh),

@@ -248,7 +248,7 @@ export class PrinterStation implements Station {
       },
       actuators: {},
     };
-    this.ports.pipeline.ingest(this.config.id as DeviceId, "meta", meta);
+    this.ports.pipeline.describe(this.config.id as DeviceId, meta);
     this.health();
     this.ports.changed();
   }

@@ -43,7 +43,7 @@ export class SerialBoard implements CommandTransport {
   private teleSeq = 0;
   private beat: Timer | null = null;
   private retry: Timer | null = null;
-  readonly stats = { lines: 0, badLines: 0, handshakes: 0, refused: 0 };
+  readonly stats = { lines: 0, badLines: 0, handshakes: 0, refused: 0, beforeHandshake: 0 };
 
   constructor(
     readonly id: DeviceId,
@@ -252,6 +252,13 @@ export class SerialBoard implements CommandTransport {
   }
 
   private onTele(line: SerialLine): void {
+    // A board that was already streaming when the port opened (the hub restarted, a cable was
+    // re-plugged) sends readings before the handshake has told the hub what they are: skipped and
+    // counted, not refused as the board's fault; they start counting once its META has ended.
+    if (!this.welcomed || this.pending !== null) {
+      this.stats.beforeHandshake++;
+      return;
+    }
     const readings: Record<string, unknown> = {};
     for (const [k, v] of line.fields) {
       if (k === "ts") continue;

@@ -150,7 +150,7 @@ export class RobotStation implements Station {
     };
     const axes = this.axesKnown(this.driver.status);
     for (let i = 1; i <= axes; i++) channels[`axis${i}Deg`] = ch("°", -720, 720, `As ${i}`);
-    this.ports.pipeline.ingest(this.config.id as DeviceId, "meta", { model: "robot", firmware: "-", boot: 1, simulated: this.config.simulated, channels, actuators: {} });
+    this.ports.pipeline.describe(this.config.id as DeviceId, { model: "robot", firmware: "-", boot: 1, simulated: this.config.simulated, channels, actuators: {} });
     this.described = true;
     this.describedAxes = axes;
   }

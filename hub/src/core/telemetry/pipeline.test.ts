@@ -347,6 +347,20 @@ describe("meta changes are rate-limited per device", () => {
     expect(s.registry.view(PV)?.rejectsByCode["meta-throttled"]).toBeUndefined();
   });
 
+  it("does not limit the metas the hub's own station drivers build (a robot cell learning its axes)", () => {
+    const s = setup();
+    s.pipeline.ingestRaw("pv", "status", "online");
+    for (let axes = 1; axes <= 12; axes++) {
+      const channels = Object.fromEntries(Array.from({ length: axes }, (_, i) => [`axis${i + 1}Deg`, { unit: "°", min: -720, max: 720, periodMs: 1000 }]));
+      s.pipeline.describe(PV, { model: "robot", firmware: "-", boot: 1, channels, actuators: {} });
+    }
+    const view = s.registry.view(PV);
+    expect(Object.keys(view?.channels ?? {})).toHaveLength(12);
+    expect(view?.rejectsByCode["meta-throttled"]).toBeUndefined();
+    s.pipeline.ingestRaw("pv", "tele", tele(1, { axis12Deg: 90 }));
+    expect(s.registry.view(PV)?.channels.axis12Deg?.value).toBe(90);
+  });
+
   it("never limits a meta that declares the same (reboots, retained re-deliveries, reordered keys)", () => {
     const s = setup({ maxMessagesPerS: 10_000, maxDeviceMessagesPerS: 10_000 });
     const seen = described(s);

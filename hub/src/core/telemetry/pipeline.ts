@@ -117,6 +117,21 @@ export class TelemetryPipeline {
     this.ingest(id, kind, body);
   }
 
+  /**
+   * A meta the hub's own driver built for a station it runs (a printer, a robot cell): validated like
+   * any other, but not subject to the meta-change limit, which is for what devices send. A robot
+   * cell declares its axes as it learns them, and must not lose them to a limit meant for floods.
+   */
+  describe(id: DeviceId, meta: MetaMessage): void {
+    const parsed = MetaMessage.safeParse(meta);
+    if (!parsed.success) {
+      this.reject(id, "invalid-message", `meta: ${describeZodError(parsed.error)}`);
+      return;
+    }
+    this.pendingMeta.delete(id);
+    this.ctx.registry.setMeta(id, parsed.data);
+  }
+
   /** One decoded message (any carrier). */
   ingest(id: DeviceId, kind: Exclude<DeviceTopicKind, "status">, body: unknown): void {
     if (kind !== "meta" && this.pendingMeta.has(id)) this.applyPendingMeta(id);
