@@ -3,15 +3,12 @@
  * suite's temporary folder, everything on loopback and free ports, and the small REST calls the
  * suites make to it.
  */
-import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { stringify } from "yaml";
 import type { HubConfigInput } from "../../hub/src/config/schema.ts";
 import { freePort } from "../../test/support/mosquitto.ts";
 import { spawnHub, type HubProcess } from "../../test/support/spawn-hub.ts";
-
-const ROOT = path.resolve(import.meta.dirname, "../..");
 
 /** A bench site: no demo simulators, no OPC UA server unless `config` asks for one, history in `dir`. */
 export function benchConfig(dir: string, config: Partial<HubConfigInput> = {}): HubConfigInput {
@@ -41,36 +38,13 @@ export async function startBenchHub(dir: string, config: HubConfigInput, nodeArg
 }
 
 /**
- * As startBenchHub, with `startTimeoutMs` to start instead of spawnHub's fixed 20 s: a hub that
- * declares thousands of devices with its OPC UA server on needs 10-20 s on a busy 2-core machine.
- * Started the same way (the CLI under tsx, the same environment), ready at the same banner, and
- * killed if it does not get there in time.
+ * As startBenchHub, with `startTimeoutMs` to start instead of the default 20 s: a hub that declares
+ * thousands of devices with its OPC UA server on needs 10-20 s on a busy 2-core machine.
  */
 export async function startBenchHubWithin(startTimeoutMs: number, dir: string, config: HubConfigInput, nodeArgs: string[] = []): Promise<HubProcess> {
   const configPath = path.join(dir, "bench.yaml");
   writeFileSync(configPath, stringify(config));
-  const proc = spawn(process.execPath, [...nodeArgs, "--import", "tsx", path.join(ROOT, "hub/src/cli.ts"), "start", configPath], {
-    cwd: ROOT,
-    env: { ...process.env, TEC_LOG_LEVEL: "warn" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  proc.stdout.on("data", (d: Buffer) => (out += d.toString()));
-  proc.stderr.on("data", (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => proc.once("exit", resolve));
-  const deadline = performance.now() + startTimeoutMs;
-  for (;;) {
-    const http = /Dashboard\s+http:\/\/[^:]+:(\d+)/.exec(out)?.[1];
-    const mqtt = /MQTT\s+mqtt:\/\/[^:]+:(\d+)/.exec(out)?.[1];
-    if (http !== undefined && mqtt !== undefined) {
-      return { proc, httpPort: Number(http), mqttPort: Number(mqtt), output: () => out, kill: (signal) => (proc.kill(signal), exited) };
-    }
-    if (proc.exitCode !== null || performance.now() > deadline) {
-      proc.kill("SIGKILL");
-      throw new Error(`hub did not start within ${startTimeoutMs / 1000} s:\n${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return spawnHub(configPath, {}, nodeArgs, startTimeoutMs);
 }
 
 /** Logs in over REST; the token for `command`. */

@@ -15,7 +15,12 @@ export interface HubProcess {
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 
-export async function spawnHub(configPath: string, env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<HubProcess> {
+/**
+ * Starts the hub on `configPath` and resolves once its banner names its ports. A hub that has not
+ * got there within `startTimeoutMs` (a config with thousands of devices needs longer than the
+ * default on a busy 2-core machine) is killed and the start rejected with what it printed.
+ */
+export async function spawnHub(configPath: string, env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = [], startTimeoutMs = 20_000): Promise<HubProcess> {
   const proc = spawn(process.execPath, [...nodeArgs, "--import", "tsx", path.join(ROOT, "hub/src/cli.ts"), "start", configPath], {
     cwd: ROOT,
     env: { ...process.env, TEC_LOG_LEVEL: "warn", ...env },
@@ -26,7 +31,10 @@ export async function spawnHub(configPath: string, env: NodeJS.ProcessEnv = {}, 
   proc.stderr?.on("data", (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
   const ports = await new Promise<{ http: number; mqtt: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`hub did not start within 20 s:\n${out}`)), 20_000);
+    const timer = setTimeout(() => {
+      proc.kill("SIGKILL");
+      reject(new Error(`hub did not start within ${startTimeoutMs / 1000} s:\n${out}`));
+    }, startTimeoutMs);
     const check = () => {
       const http = /Dashboard\s+http:\/\/[^:]+:(\d+)/.exec(out);
       const mqtt = /MQTT\s+mqtt:\/\/[^:]+:(\d+)/.exec(out);

@@ -21,7 +21,7 @@ import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } f
 import mqttPacket from "mqtt-packet";
 import { canPublish, canSubscribe, type Identity } from "./acl.ts";
 import { type Account, DEFAULT_BACKOFF, HubBacklog, LoginBackoff, TokenBucket, clientIdRefusal, effectiveKeepaliveS } from "./policy.ts";
-import type { BrokerInit, BrokerStats, Denial, Refusal } from "./protocol.ts";
+import { type BrokerCounters, type BrokerInit, type BrokerStats, type Denial, type Refusal, ZERO_COUNTERS } from "./protocol.ts";
 
 export interface BrokerSink {
   /** A message on the hub's subscription number `sub` (the order the hub subscribed in). */
@@ -52,8 +52,6 @@ function refuse(message: string, returnCode: number): AuthenticateError {
 const accountKey = (a: Account): string => (a.role === "device" ? `device:${a.deviceId}` : "observer");
 const accountName = (a: Account): string => (a.role === "device" ? a.deviceId : a.username);
 
-type Counters = Omit<BrokerStats, "clients" | "deviceSessions" | "observerSessions" | "addressesBackedOff" | "loopDelayP99Ms" | "recentRefusals">;
-
 export class BrokerCore {
   private devices: Aedes | null = null;
   private observers: Aedes | null = null;
@@ -69,18 +67,8 @@ export class BrokerCore {
   private readonly backoff = new LoginBackoff(DEFAULT_BACKOFF);
   private readonly refusals: Refusal[] = [];
   private readonly backlog: HubBacklog;
-  private readonly counters: Counters = {
-    authFailures: 0,
-    authThrottled: 0,
-    aclDenials: 0,
-    clientIdRefused: 0,
-    connectionsRefused: 0,
-    subscriptionsRefused: 0,
-    forwardDropped: 0,
-    budgetDropped: 0,
-    hubDropped: 0,
-    keepalivesClamped: 0,
-  };
+  private readonly counters: BrokerCounters = { ...ZERO_COUNTERS };
+
   private sessionCount = 0;
   /** Messages the bridge handed the observers' broker that it has not finished delivering. */
   private bridgeInFlight = 0;

@@ -86,14 +86,11 @@ export interface BrokerStats {
   recentRefusals: Refusal[];
 }
 
-/** What the hub reports when it has no broker of its own (external mode): nothing counted here. */
-export const EXTERNAL_BROKER_STATS: BrokerStats & { threadRestarts: number } = {
-  clients: 0,
-  deviceSessions: 0,
-  observerSessions: 0,
+/** The broker's own counters, as they start. */
+export type BrokerCounters = Omit<BrokerStats, "clients" | "deviceSessions" | "observerSessions" | "addressesBackedOff" | "loopDelayP99Ms" | "recentRefusals">;
+export const ZERO_COUNTERS: Readonly<BrokerCounters> = {
   authFailures: 0,
   authThrottled: 0,
-  addressesBackedOff: 0,
   aclDenials: 0,
   clientIdRefused: 0,
   connectionsRefused: 0,
@@ -102,6 +99,15 @@ export const EXTERNAL_BROKER_STATS: BrokerStats & { threadRestarts: number } = {
   budgetDropped: 0,
   hubDropped: 0,
   keepalivesClamped: 0,
+};
+
+/** What the hub reports when it has no broker of its own (external mode): nothing counted here. */
+export const EXTERNAL_BROKER_STATS: BrokerStats & { threadRestarts: number } = {
+  ...ZERO_COUNTERS,
+  clients: 0,
+  deviceSessions: 0,
+  observerSessions: 0,
+  addressesBackedOff: 0,
   loopDelayP99Ms: 0,
   recentRefusals: [],
   threadRestarts: 0,
