@@ -55,11 +55,11 @@ async function someFreePort(prefer: number): Promise<number> {
 }
 
 /**
- * Starts the simulated printers (Marlin over a pty, or over TCP where socat is missing) and robot
- * cells (OPC UA) the config asks for with `sim://`, and returns the config with their real
- * addresses.
+ * Starts the simulated printers, serial boards and Firmata arms (over a pty, or over TCP where socat
+ * is missing) and robot cells (OPC UA) the config asks for with `sim://`, and returns the config
+ * with their real addresses. `socat` names the executable (tests give a missing one).
  */
-export async function startDemoHardware(config: Readonly<HubConfig>, dataDir: string, options: { cellPort?: number } = {}): Promise<DemoHardware> {
+export async function startDemoHardware(config: Readonly<HubConfig>, dataDir: string, options: { cellPort?: number; socat?: string } = {}): Promise<DemoHardware> {
   const printers = new Map<string, PrinterSimHandle>();
   const ptys: PtyPair[] = [];
   const cells = new Map<string, RobotCellHandle>();
@@ -71,12 +71,12 @@ export async function startDemoHardware(config: Readonly<HubConfig>, dataDir: st
   const tryPty = async (): Promise<PtyPair | null> => {
     if (!socat) return null;
     try {
-      const pty = await openPtyPair();
+      const pty = await openPtyPair(options.socat !== undefined ? { socat: options.socat } : {});
       ptys.push(pty);
       return pty;
     } catch {
       socat = false;
-      notes.push("socat is not installed: simulated printers and serial boards talk over TCP instead of a pseudo-terminal (apt-get install socat for the real serial path)");
+      notes.push("socat is not installed: simulated printers, serial boards and Firmata arms talk over TCP instead of a pseudo-terminal (apt-get install socat for the real serial path)");
       return null;
     }
   };
@@ -105,13 +105,9 @@ export async function startDemoHardware(config: Readonly<HubConfig>, dataDir: st
       continue;
     }
     if (d.kind === "robot-firmata" && d.url.startsWith("sim:")) {
-      // Firmata speaks bytes over a serial line: without a pty there is nothing to simulate it on.
+      // An Uno on a pty, or without socat the same board as StandardFirmataWiFi over TCP.
       const pty = await tryPty();
-      if (pty === null) {
-        notes.push(`${d.id}: the simulated Firmata arm needs socat (a pseudo-terminal); the station is left out`);
-        continue;
-      }
-      const arm = await startFirmataBoard({ pty, ...(d.doorPin !== undefined ? { pins: { [d.doorPin]: 1 } } : {}) });
+      const arm = await startFirmataBoard({ ...(pty !== null ? { pty } : { tcpPort: 0 }), ...(d.doorPin !== undefined ? { pins: { [d.doorPin]: 1 } } : {}) });
       arms.set(d.id, arm);
       devices.push({ ...d, url: arm.url });
       continue;
@@ -216,7 +212,7 @@ const Faults = z
   .strict();
 
 /** Fault injection for technicians while the demo runs: what a lesson about safety needs. */
-export function registerSimCommands(registry: CommandRegistry, sims: DemoSimulators): void {
+export function registerSimCommands(registry: CommandRegistry, sims: DemoSimulators, hardware: DemoHardware | null = null): void {
   const device = (id: string): SimDevice => {
     const d = sims.devices().get(id);
     if (d === undefined) throw new HubError("NOT_FOUND", `no simulated device "${id}"`);
@@ -263,16 +259,39 @@ export function registerSimCommands(registry: CommandRegistry, sims: DemoSimulat
   });
   registry.register({
     name: "sim.door",
-    summary: "Simulator: opens or closes a printer's enclosure door.",
+    summary: "Simulator: opens or closes a station's guard door by station id (a printer's enclosure, the robot cell's door, the robot arm's door switch), or an enclosure contact by its channel.",
     roles: ["instructor", "technician"],
-    params: z.object({ channel: z.string().max(48), open: z.boolean() }).strict(),
-    target: (p) => `${ENCLOSURES_ID}.${p.channel}`,
+    params: z
+      .object({ station: z.string().max(48).optional(), channel: z.string().max(48).optional(), open: z.boolean() })
+      .strict()
+      .refine((p) => (p.station === undefined) !== (p.channel === undefined), "name either a station or a channel"),
+    target: (p) => p.station ?? `${ENCLOSURES_ID}.${p.channel ?? ""}`,
     run: (p) => {
-      const doors = sims.doors;
-      if (doors === null || !(p.channel in doors.open)) throw new HubError("NOT_FOUND", `no simulated door "${p.channel}"`);
-      doors.open[p.channel] = p.open ? 1 : 0;
-      doors.device.tick();
-      return { channel: p.channel, open: p.open };
+      const enclosure = (channel: string) => {
+        const doors = sims.doors;
+        if (doors === null || !(channel in doors.open)) throw new HubError("NOT_FOUND", `no simulated door "${channel}"`);
+        doors.open[channel] = p.open ? 1 : 0;
+        doors.device.tick();
+      };
+      if (p.channel !== undefined) {
+        enclosure(p.channel);
+        return { channel: p.channel, open: p.open };
+      }
+      const id = p.station ?? "";
+      const device = hardware?.config.devices.find((d) => d.id === id);
+      if (device?.kind === "printer" && device.door?.startsWith(`${ENCLOSURES_ID}.`) === true) {
+        enclosure(device.door.slice(ENCLOSURES_ID.length + 1));
+      } else if (device?.kind === "robot-opcua" && hardware?.cells.has(id) === true) {
+        const cell = hardware.cells.get(id)?.cell;
+        if (p.open) cell?.openDoor();
+        else cell?.closeDoor();
+      } else if (device?.kind === "robot-firmata" && device.doorPin !== undefined && hardware?.arms.has(id) === true) {
+        // The arm's door switch: 1 = closed (the contact pulls the pin high), 0 = open.
+        hardware.arms.get(id)?.setDigitalInput(device.doorPin, p.open ? 0 : 1);
+      } else {
+        throw new HubError("NOT_FOUND", `station "${id}" has no simulated guard door`);
+      }
+      return { station: id, open: p.open };
     },
   });
   registry.register({

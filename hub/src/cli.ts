@@ -47,7 +47,7 @@ async function start(file: string): Promise<void> {
   if (th.enabled) {
     const brokerUrl = hub.mqttPort !== null ? `mqtt://127.0.0.1:${hub.mqttPort}` : (config.broker.url ?? "");
     sims = await startDemoSimulators(config, brokerUrl);
-    registerSimCommands(hub.commandRegistry, sims);
+    registerSimCommands(hub.commandRegistry, sims, hardware);
   }
   const host = config.http.host === "0.0.0.0" ? "localhost" : config.http.host;
   console.log(`
@@ -71,8 +71,10 @@ Press Ctrl-C to stop.
     force.unref();
     void (async () => {
       try {
+        // The hub first: its planned stop puts everything safe while the devices still listen, and
+        // freezes the interlocks before the simulators go away (their going away latches nothing).
+        await hub.stop(`planned stop (${signal})`);
         await sims?.stop();
-        await hub.stop();
         await hardware?.stop();
         console.log("stopped cleanly");
         process.exit(0);

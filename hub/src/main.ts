@@ -7,7 +7,7 @@ import { Server as SocketServer } from "socket.io";
 import { MqttDeviceAdapter } from "./adapters/mqtt-device/adapter.ts";
 import { buildFirmataRobots } from "./adapters/firmata-arm/stations.ts";
 import { buildOpcuaRobots } from "./adapters/opcua-robot/index.ts";
-import { buildPrinters } from "./adapters/printer/index.ts";
+import { buildPrinters, printerRulesOf } from "./adapters/printer/index.ts";
 import { buildSerialBoards } from "./adapters/serial-board/index.ts";
 import { HubPresence } from "./adapters/mqtt-device/presence.ts";
 import { AuthService } from "./api/auth.ts";
@@ -25,16 +25,19 @@ import { COMMAND_BODY_LIMIT_BYTES, registerCommandRoutes } from "./api/routes/co
 import { registerSafetyRoutes } from "./api/routes/safety.ts";
 import { registerSessionRoutes } from "./api/routes/session.ts";
 import { registerStationRoutes } from "./api/routes/stations.ts";
+import { registerEstopRoutes } from "./api/routes/estop.ts";
+import { EstopTerminals } from "./api/estop-terminals.ts";
 import { BrokerThread } from "./broker/broker-thread.ts";
 import { EXTERNAL_BROKER_STATS } from "./broker/protocol.ts";
 import type { HubConfig } from "./config/schema.ts";
 import { CommandService } from "./core/actuators/commands.ts";
+import { Installation } from "./core/actuators/installation.ts";
 import { ActuatorKeeper } from "./core/actuators/keeper.ts";
 import { AlarmBook } from "./core/alarms/alarms.ts";
 import { Bus } from "./core/bus.ts";
 import { type Clock, systemClock } from "./core/clock.ts";
-import { SafeStateEnforcer } from "./core/interlock/safe-state.ts";
-import { InterlockService } from "./core/interlock/service.ts";
+import { InterlockPermits } from "./core/interlock/permits.ts";
+import { InterlockService, buildEngine } from "./core/interlock/service.ts";
 import { type Logger, silentLogger } from "./core/logger.ts";
 import { Registry } from "./core/registry/registry.ts";
 import { FreshnessSweeper } from "./core/registry/sweeper.ts";
@@ -43,7 +46,7 @@ import type { RobotStation } from "./core/robots/station.ts";
 import { StationRegistry } from "./core/stations/stations.ts";
 import { VisitService } from "./core/visits/visits.ts";
 import { TelemetryPipeline } from "./core/telemetry/pipeline.ts";
-import { asDeviceId } from "./core/types.ts";
+import { type Actor, asDeviceId } from "./core/types.ts";
 import { SqliteAlarmStore } from "./storage/alarm-store.ts";
 import { SqliteAuditLog } from "./storage/audit.ts";
 import { openDatabase } from "./storage/db.ts";
@@ -55,6 +58,7 @@ import { HistoryStore } from "./storage/history.ts";
 import { SqliteInterlockStore } from "./storage/interlock-store.ts";
 import { JobHistory } from "./storage/job-history.ts";
 import { ExternalLink, type MqttLink } from "./transports/mqtt-link.ts";
+import { Lifecycle } from "./lifecycle.ts";
 
 export const HUB_VERSION = "0.2.0";
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -85,7 +89,12 @@ export interface Hub {
   readonly commandRegistry: CommandRegistry;
   readonly auth: AuthService;
   readonly bus: Bus;
-  stop(): Promise<void>;
+  /**
+   * A planned stop: recorded in the audit log, every station stopped and every held actuator sent
+   * to safe, the interlocks frozen (the hub's own disconnects latch nothing; latched trips stay),
+   * then every component closed in reverse order of starting.
+   */
+  stop(reason?: string): Promise<void>;
 }
 
 const SWEEP_MS = 250;
@@ -142,12 +151,31 @@ function startLink(config: Readonly<HubConfig>, clock: Clock, logger: Logger, pi
 export async function startHub(config: Readonly<HubConfig>, options: HubOptions = {}): Promise<Hub> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? silentLogger;
+  const life = new Lifecycle(logger.child({ module: "lifecycle" }));
+  try {
+    return await assemble(config, clock, logger, life, options);
+  } catch (error) {
+    // A start that fails half-way closes what it had opened, in reverse, and says why.
+    await life.stopAll();
+    throw error;
+  }
+}
+
+const HUB_ACTOR = { name: "hub", role: "system" as const };
+/** How long a planned stop waits for devices to confirm their safe values. */
+const STOP_CONFIRM_MS = 2000;
+
+async function assemble(config: Readonly<HubConfig>, clock: Clock, logger: Logger, life: Lifecycle, options: HubOptions): Promise<Hub> {
   const bus = new Bus(logger.child({ module: "bus" }));
 
   // Storage: the main connection never checkpoints (the history worker does, off this thread).
   const db = openDatabase(config.storage.path, { checkpoints: false });
+  life.opened("database", () => void db.close());
   const deviceStore = new DeviceStore(db);
   const audit = new SqliteAuditLog(db);
+  let stopReason = "the start failed";
+  // The last record before the database closes: the next start reads it to tell a planned stop from a crash.
+  life.opened("stop record", () => void audit.append({ at: clock.now(), actor: HUB_ACTOR, action: "hub.stopped", target: "hub", result: "ok", reason: stopReason }));
   const history = new HistoryStore(config.storage.path, config.storage, { clock, logger: logger.child({ module: "history" }) });
 
   // Core.
@@ -157,13 +185,10 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
   );
   registry.restore(deviceStore.load());
   const pipeline = new TelemetryPipeline({ clock, bus, registry }, config.intake);
-
-  // Alarms for technicians: the broker raises some.
   const alarms = new AlarmBook({ clock, bus, store: new SqliteAlarmStore(db, { logger }) });
 
   // MQTT: the embedded broker on its own thread, or an external one, behind one link.
   const { broker, link } = startLink(config, clock, logger, pipeline, registry, alarms);
-  await broker?.listen();
   const adapter = new MqttDeviceAdapter({ site: config.site, link, pipeline });
   const serialBoards = buildSerialBoards(config, { clock, logger, pipeline, registry });
   // The one command path: each command goes out over the carrier its device uses.
@@ -171,37 +196,44 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
     sendCommand: (deviceId, actuator, message) => (serialBoards.get(deviceId) ?? adapter).sendCommand(deviceId, actuator, message),
   });
   pipeline.setAckSink(commands);
-  const keeper = new ActuatorKeeper({ clock, registry, commands, logger: logger.child({ module: "keeper" }) });
   const presence = new HubPresence({ site: config.site, link, clock });
 
-  // Stations: printers and robots, each a device in the registry too; class visits open them.
-  const stations = new StationRegistry({ bus });
-  const visitHolds = new Set<string>();
-  const visits = new VisitService(
-    { clock },
-    {
-      onEnd: async (visit, reason) => {
-        const actor = { name: "hub", role: "system" as const };
-        await Promise.allSettled(stations.ids().map((id) => stations.act(id, "stop", `visit "${visit.label}" ended: ${reason}`, actor)));
-        // What instructors started during the visit goes back to safe; the installation's own holds stay.
-        for (const key of visitHolds) {
-          const [device, actuator] = key.split("/") as [string, string];
-          enforcer.ensureSafe("visit-end", asDeviceId(device), actuator);
-        }
-        visitHolds.clear();
-        audit.append({ at: clock.now(), actor, action: "visit.ended", target: visit.id, result: "ok", reason, details: { label: visit.label, stations: visit.stations } });
-      },
-    },
-  );
+  // Safety first: the interlock engine and its permissives exist before anything that asks them.
+  const robotConfigs = config.devices.filter((d) => d.kind === "robot-opcua" || d.kind === "robot-firmata");
+  const rules = [...config.interlocks, ...printerRulesOf(config), ...robotConfigs.flatMap((r) => robotRules({ id: r.id, name: r.name, resetRoles: r.resetRoles }))];
+  const engine = buildEngine(rules, config.safety, clock.now());
+  const permits = new InterlockPermits(engine);
+  const keeper = new ActuatorKeeper({ clock, registry, commands, logger: logger.child({ module: "keeper" }), permits });
+  // Class visits open stations; a station starts only if open to the running visit.
+  const visits = new VisitService({ clock });
+  const stations = new StationRegistry({ bus, logger: logger.child({ module: "stations" }), permits, gates: [(id) => visits.blocks(id)] });
+  const safety = new InterlockService({
+    clock,
+    bus,
+    registry,
+    alarms,
+    audit,
+    engine,
+    commands,
+    keeper,
+    stations,
+    store: new SqliteInterlockStore(db, { clock, logger }),
+    logger: logger.child({ module: "interlocks" }),
+    publish: (topic, payload) => link.publish(topic, payload, { retain: true, qos: 1 }),
+    site: config.site,
+  });
+  const enforcer = safety.enforcer;
+
+  // Stations: printers and robots, each a device in the registry too; their faults trip their interlocks.
   const jobs = new JobHistory(db);
-  let interlocks: InterlockService | null = null;
+  const trip = (ruleId: string, detail: { nl: string; en: string }) => safety.trip(ruleId, detail);
   const printers = buildPrinters(config, {
     clock,
     logger,
     pipeline,
     changed: (id) => stations.changed(id),
-    trip: (ruleId, detail) => interlocks?.trip(ruleId, detail),
-    note: (printer, action, reason) => audit.append({ at: clock.now(), actor: { name: "hub", role: "system" }, action, target: printer, result: "ok", reason }),
+    trip,
+    note: (printer, action, reason) => audit.append({ at: clock.now(), actor: HUB_ACTOR, action, target: printer, result: "ok", reason }),
     jobEnded: (j) => {
       try {
         jobs.add({ station: j.printer, program: j.name, actor: j.actor, startedAt: j.startedAt, endedAt: j.endedAt, state: j.state, reason: j.reason, progressPct: j.progressPct, elapsedS: j.elapsedS });
@@ -218,41 +250,26 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
     pkiFolder: config.opcua.pkiFolder,
     changed: (id: string) => stations.changed(id),
     permissives: (id: string) => {
-      const verdict = interlocks?.check(id as never, "start", 1) ?? { allowed: true };
+      const verdict = permits.check(asDeviceId(id), "start", 1);
       return { instructorPresent: visits.present(id), interlock: verdict.allowed ? null : verdict.reason };
     },
+    trip,
   };
   const robots: RobotStation[] = [...buildOpcuaRobots(config, robotWiring), ...buildFirmataRobots(config, robotWiring)];
   for (const robot of robots) stations.add(robot);
-  const robotConfigs = config.devices.filter((d) => d.kind === "robot-opcua" || d.kind === "robot-firmata");
 
-  // Safety: interlocks, the emergency stop, alarms; trip actions through the one command path.
-  const enforcer = new SafeStateEnforcer({ clock, registry, commands, keeper, logger: logger.child({ module: "safe-state" }) }, (e) => interlocks?.escalate(e));
-  interlocks = new InterlockService(
-    {
-      clock,
-      bus,
-      registry,
-      alarms,
-      audit,
-      enforcer,
-      store: new SqliteInterlockStore(db, { clock, logger }),
-      logger: logger.child({ module: "interlocks" }),
-      publish: (topic, payload) => link.publish(topic, payload, { retain: true, qos: 1 }),
-      site: config.site,
-    },
-    [...config.interlocks, ...printers.rules, ...robotConfigs.flatMap((r) => robotRules({ id: r.id, name: r.name, resetRoles: r.resetRoles }))],
-    config.safety,
-  );
-  const safety = interlocks;
-  keeper.usePermits(safety);
-  stations.usePermits(safety);
-  safety.useStations(stations);
-  stations.addGate((id) => visits.blocks(id));
-  // A reset printer trip reconnects the printer, which resets its firmware; it starts nothing.
-  bus.on("interlock:changed", "printers", (e) => {
-    if (e.to === "normal" && (e.from === "cleared" || e.from === "tripped")) printers.recoverFor(e.id).catch((error: unknown) => logger.error({ err: error }, "printer recovery"));
-  });
+  // What instructors started during a visit goes back to safe when it ends; the installation's own holds stay.
+  const visitHolds = new Set<string>();
+  const endOfVisit = async (visit: { id: string; label: string; stations: string[] }, reason: string) => {
+    await Promise.allSettled(stations.ids().map((id) => stations.act(id, "stop", `visit "${visit.label}" ended: ${reason}`, HUB_ACTOR)));
+    for (const key of visitHolds) {
+      const [device, actuator] = key.split("/") as [string, string];
+      enforcer.ensureSafe("visit-end", asDeviceId(device), actuator);
+    }
+    visitHolds.clear();
+    audit.append({ at: clock.now(), actor: HUB_ACTOR, action: "visit.ended", target: visit.id, result: "ok", reason, details: { label: visit.label, stations: visit.stations } });
+  };
+
   const unsubscribeAlarms = bus.on("device:changed", "alarms", (e) => {
     // A device the hub knew going away is worth a technician's look; its interlocks act on their own.
     if (e.state === "offline" && e.previous !== "unknown") {
@@ -261,9 +278,8 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
       alarms.clear(`device-offline:${e.deviceId}`);
     }
   });
-
+  life.opened("alarm listener", unsubscribeAlarms);
   bus.on("telemetry:accepted", "history", (batch) => history.append(batch));
-  await history.start();
 
   // API: one command registry for HTTP and socket.io; sessions; live stream.
   // Refusals to clients without a session are counted per address and minute, not audited one by one.
@@ -271,7 +287,16 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
   const auth = new AuthService({ clock, logger: logger.child({ module: "auth" }), users: config.users, sessions: config.sessions, alarms });
   const commandRegistry = new CommandRegistry({ clock, audit, logger: logger.child({ module: "commands" }), refusals });
   const diskGuard = new DiskGuard({ clock, logger: logger.child({ module: "disk-guard" }), alarms, maintenance: new StorageMaintenance(config.storage.path) }, config.storage);
-  registerHubCommands(commandRegistry, { interlocks: safety, alarms, keeper, commands, registry, stations, visits, serialBoards, onStarted: (device, actuator) => visits.active !== null && visitHolds.add(`${device}/${actuator}`) });
+  const terminals = new EstopTerminals({ db, clock });
+  // The installation's own holds (the config's `hold:`): what the keeper asks for at start, and what "installation back on" restores.
+  const configuredHolds = config.devices.flatMap((d) => (d.kind === "mqtt" || d.kind === "serial" ? Object.entries(d.hold).map(([actuator, value]) => ({ deviceId: asDeviceId(d.id), actuator, value })) : []));
+  const installation = new Installation({ keeper, permits, registry }, configuredHolds);
+  const noteRestore = (actor: Actor, r: ReturnType<Installation["restore"]>) => {
+    const at = clock.now();
+    for (const c of r.restored) audit.append({ at, actor, action: "actuator.start", target: `${c.deviceId}.${c.actuator}`, result: "ok", reason: "installation back on", details: { value: c.value } });
+    for (const c of r.refused) audit.append({ at, actor, action: "actuator.start", target: `${c.deviceId}.${c.actuator}`, result: "refused", reason: c.reason.en, details: { value: c.value, via: "installation.restore" } });
+  };
+  registerHubCommands(commandRegistry, { interlocks: safety, alarms, keeper, commands, registry, stations, visits, serialBoards, terminals, installation, noteRestore, onStarted: (device, actuator) => visits.active !== null && visitHolds.add(`${device}/${actuator}`) });
 
   const live = new LiveStream({ clock, bus, registry }, { site: config.site, siteName: config.siteName, ...config.live });
   live.useSafety({
@@ -283,6 +308,7 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
     station: (id) => (stations.ids().includes(id) ? stations.view(id) : undefined),
     holds: () => keeper.list(),
     visit: () => visits.active,
+    actuatorOrder: (ref) => commandRegistry.latest(ref),
   });
   const monitor = new HubMonitor(clock, {
     version: HUB_VERSION,
@@ -308,7 +334,8 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
     routes: [
       (a) => registerSessionRoutes(a, { auth, audit, clock, refusals }),
       (a) => registerCommandRoutes(a, { commands: commandRegistry, actorOf: auth.actorOf }),
-      (a) => registerSafetyRoutes(a, { interlocks: safety, alarms, enforcer, actorOf: auth.actorOf }),
+      (a) => registerSafetyRoutes(a, { interlocks: safety, alarms, enforcer, installation, actorOf: auth.actorOf }),
+      (a) => registerEstopRoutes(a, { interlocks: safety, terminals, actorOf: auth.actorOf, audit, clock, refusals, fromHubMachine: config.safety.estopFromHubMachine }),
       (a) => registerAuditRoutes(a, { audit, actorOf: auth.actorOf }),
       (a) => registerStationRoutes(a, { stations, jobs, audit, actorOf: auth.actorOf, catalogues: printers.catalogues, visits, keeper, refusals }),
     ],
@@ -319,23 +346,37 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
   live.attach(io);
   attachLiveCommands(io, { commands: commandRegistry, auth });
 
-  await link.start();
-  await adapter.start();
-  presence.start();
-  auth.start();
-  refusals.start();
-  diskGuard.start();
-  safety.start();
-  live.start();
-  monitor.start();
-  keeper.start();
-  for (const d of config.devices) {
-    if (d.kind !== "mqtt" && d.kind !== "serial") continue;
-    for (const [actuator, value] of Object.entries(d.hold)) keeper.holdWhenPermitted(asDeviceId(d.id), actuator, value);
-  }
-  for (const b of serialBoards.values()) b.start();
-  for (const p of printers.stations) p.connect();
-  for (const r of robots) r.connect();
+  // Whether the last run ended with a planned stop: a crash or power loss leaves no record of one.
+  const lastRun = audit.query({ action: "hub.*", limit: 1 }).records[0];
+  const previous = lastRun === undefined ? "first start" : lastRun.action === "hub.stopped" ? "planned stop" : "crash or power loss (no planned stop recorded)";
+
+  // Start, in order; everything started is stopped in reverse.
+  await life.start("history", () => history.start(), () => history.stop());
+  await life.start("mqtt", async () => {
+    await broker?.listen();
+    await link.start();
+    await adapter.start();
+  }, () => link.stop());
+  await life.start("presence", () => presence.start(), () => presence.stop());
+  await life.start("auth", () => auth.start(), () => auth.stop());
+  await life.start("refusals", () => refusals.start(), () => refusals.stop());
+  await life.start("disk guard", () => diskGuard.start(), () => diskGuard.stop());
+  await life.start("serial boards", () => {
+    for (const b of serialBoards.values()) b.start();
+  }, async () => void (await Promise.allSettled([...serialBoards.values()].map((b) => b.stop()))));
+  await life.start("stations", () => {
+    stations.start();
+    for (const p of printers.stations) p.connect();
+    for (const r of robots) r.connect();
+  }, () => stations.stopAll());
+  await life.start("visits", () => visits.startService({ onEnd: endOfVisit }), () => visits.stop());
+  await life.start("interlocks", () => safety.start(), () => safety.stop());
+  await life.start("live stream", () => live.start(), () => live.stop());
+  await life.start("monitor", () => monitor.start(), () => monitor.stop());
+  await life.start("keeper", () => {
+    keeper.start();
+    for (const c of configuredHolds) keeper.holdWhenPermitted(c.deviceId, c.actuator, c.value);
+  }, () => keeper.stop());
 
   // Freshness; after a stall of the hub itself, only once the waiting messages have been read.
   const sweeper = new FreshnessSweeper(
@@ -347,10 +388,10 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
     },
     SWEEP_MS,
   );
-  sweeper.start();
+  await life.start("freshness sweep", () => sweeper.start(), () => sweeper.stop());
   // Only devices that changed are written: states soon, counters every SAVE_DEVICES_MS, in small slices.
   const deviceSaver = new DeviceSaver({ clock, bus, registry, store: deviceStore, logger: logger.child({ module: "device-store" }) }, { ...DEVICE_SAVER_DEFAULTS, periodMs: SAVE_DEVICES_MS });
-  deviceSaver.start();
+  await life.start("device saver", () => deviceSaver.start(), () => deviceSaver.stop());
 
   const opcua = config.opcua.enabled
     ? new HubOpcuaServer(
@@ -358,12 +399,39 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
         { registry, interlocks: safety, bus, logger: logger.child({ module: "opcua" }) },
       )
     : null;
-  await opcua?.start();
+  if (opcua !== null) await life.start("opc ua server", () => opcua.start(), () => opcua.stop());
 
   await app.listen({ port: config.http.port, host: config.http.host });
+  // Stopped first: no request reaches a component that is already closing.
+  life.opened("http and live stream", async () => {
+    // io.close() also closes fastify's server underneath; app.close() then finishes fastify's hooks.
+    await new Promise<void>((resolve) => void io.close(() => resolve()));
+    await app.close();
+  });
   const addr = app.server.address();
   const httpPort = typeof addr === "object" && addr !== null ? addr.port : config.http.port;
-  logger.info({ httpPort, mqtt: link.description }, "hub started");
+  const restored = safety.list().filter((v) => v.latched).map((v) => v.id);
+  audit.append({ at: clock.now(), actor: HUB_ACTOR, action: "hub.started", target: "hub", result: "ok", reason: `after ${previous}`, details: { version: HUB_VERSION, previous, latchedTrips: restored } });
+  logger.info({ httpPort, mqtt: link.description, previous, latchedTrips: restored }, "hub started");
+
+  /** The planned part of a stop: recorded, everything safe, interlocks frozen before anything lets go of a device. */
+  const plannedStop = async (reason: string) => {
+    audit.append({ at: clock.now(), actor: HUB_ACTOR, action: "hub.stopping", target: "hub", result: "ok", reason });
+    // Stations stop what they do (a print is cancelled: parked, heaters off; a robot program ends).
+    await Promise.allSettled(stations.ids().map((id) => stations.act(id, "stop", `hub stopping: ${reason}`, HUB_ACTOR)));
+    // Held actuators to safe, confirmed where the device answers in time; the rest fall back on their leases.
+    const held = keeper.list();
+    keeper.releaseAll();
+    const sent = held.map((h) => {
+      const spec = registry.view(h.deviceId)?.actuators[h.actuator];
+      return spec === undefined ? Promise.resolve() : commands.send(h.deviceId, h.actuator, spec.safe);
+    });
+    let timer: { cancel(): void } | null = null;
+    await Promise.race([Promise.allSettled(sent), new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, STOP_CONFIRM_MS)))]);
+    (timer as { cancel(): void } | null)?.cancel();
+    // From here the hub's own disconnects latch nothing; trips latched before stay stored.
+    safety.stop();
+  };
 
   let stopped = false;
   return {
@@ -383,32 +451,17 @@ export async function startHub(config: Readonly<HubConfig>, options: HubOptions 
     commandRegistry,
     auth,
     bus,
-    async stop() {
+    async stop(reason = "planned stop") {
       if (stopped) return;
       stopped = true;
-      sweeper.stop();
-      unsubscribeAlarms();
-      keeper.stop();
-      visits.stop();
-      await Promise.allSettled([...serialBoards.values()].map((b) => b.stop()));
-      await stations.stopAll();
-      safety.stop();
-      enforcer.stop();
-      auth.stop();
-      await diskGuard.stop();
-      presence.stop();
-      live.stop();
-      monitor.stop();
-      // io.close() also closes fastify's server underneath; app.close() then finishes fastify's hooks.
-      await new Promise<void>((resolve) => void io.close(() => resolve()));
-      await app.close();
-      refusals.stop();
-      await opcua?.stop();
-      await link.stop();
-      await history.stop();
-      deviceSaver.stop();
-      db.close();
-      logger.info({}, "hub stopped");
+      stopReason = reason;
+      try {
+        await plannedStop(reason);
+      } catch (error) {
+        logger.error({ err: error }, "the planned part of the stop failed; closing everything anyway");
+      }
+      const failures = await life.stopAll();
+      logger.info({ failures }, "hub stopped");
     },
   };
 }

@@ -54,6 +54,49 @@ describe("StandardFirmata board model", () => {
     expect(board.servoAngles()[9]).toBeCloseTo(180, 5);
   });
 
+  it("a servo's first pulse is what is set once the burst that attached it has been handled", () => {
+    const { board } = rig({ servoSecondsPer60Deg: 0.2 });
+    const first: Array<{ pin: number; pulseUs: number }> = [];
+    board.events.on("firstPulse", (p) => first.push({ pin: p.pin, pulseUs: p.pulseUs }));
+    board.boot();
+    // The attach and the home write in one burst: the servo never gets the library's 1500 us.
+    board.receive(Buffer.concat([encodeServoConfig(3, 600, 2400), encodeAnalogWrite(3, 1050)]));
+    // The write in a later burst: the ISR has already sent the stale pulse.
+    board.receive(encodeServoConfig(5, 600, 2400));
+    board.receive(encodeAnalogWrite(5, 1050));
+    expect(first).toEqual([
+      { pin: 3, pulseUs: 1050 },
+      { pin: 5, pulseUs: 1500 },
+    ]);
+    // Re-attaching a servo that is pulsing keeps its pulse train: no new first pulse.
+    board.receive(Buffer.concat([encodeServoConfig(3, 600, 2400), encodeAnalogWrite(3, 1100)]));
+    expect(first).toHaveLength(2);
+  });
+
+  it("with a boot delay, loses input until its banner, which comes that long after power-up", () => {
+    const clock = new ManualClock();
+    const out: Buffer[] = [];
+    const board = new StandardFirmata({ clock, output: (b) => out.push(b), bootDelayMs: 2400 });
+    const dropped: number[] = [];
+    board.events.on("dropped", (d) => dropped.push(d.bytes));
+    board.boot();
+    expect(board.isBooting).toBe(true);
+    board.receive(Buffer.from([0xf9, 0xf0, 0x79, 0xf7])); // the host's version query, into the bootloader
+    clock.advance(2399);
+    expect(out).toHaveLength(0);
+    expect(dropped).toEqual([4]);
+    clock.advance(1);
+    expect(board.isBooting).toBe(false);
+    expect(Buffer.concat(out).subarray(0, 3)).toEqual(encodeVersion(2, 5));
+    board.receive(Buffer.from([0xf9]));
+    expect(out).toHaveLength(2);
+    // Power lost while booting: no banner.
+    board.boot();
+    board.halt();
+    clock.advance(5000);
+    expect(out).toHaveLength(2);
+  });
+
   it("ignores servo writes to a pin that is not in servo mode, and detaches on another mode", () => {
     const { board, servo } = rig();
     board.boot();

@@ -4,9 +4,18 @@
  * with a pulse. Transport-free: bytes in through `receive`, bytes out through `output`.
  *
  * - Boot (`Firmata.begin`) prints the protocol version and the firmware name; SYSTEM_RESET does
- *   not (it only resets pins, reporting and servos, as `systemResetCallback` does).
- * - A servo attach starts pulsing at once, at the library's last pulse width (1500 us after power-up),
- *   so an arm jumps when its servos are attached. A write below 544 is degrees, anything else is
+ *   not (it only resets pins, reporting and servos, as `systemResetCallback` does). With a
+ *   `bootDelayMs` the banner comes that long after power-up and input before it is lost, as on an
+ *   Uno, whose bootloader takes the first second or so and whose sketch then blinks its version
+ *   (2.2-2.5 s in all). (A real sketch keeps up to 64 bytes that arrive while it blinks and answers
+ *   them after its banner; either way the banner is the first thing a host hears.)
+ * - A servo attach starts the pulse train at the library's last pulse width (1500 us after
+ *   power-up). The Servo ISR sends a channel's first pulse at its slot in the next 20 ms frame,
+ *   while StandardFirmata handles every byte that has arrived before its loop moves on: so a write
+ *   that comes in the same burst as the attach is the first pulse the servo sees (`firstPulse`), and
+ *   one that comes in a later burst finds the servo already driven to the old pulse. (The model
+ *   leaves out the half millisecond a 3-byte write spends on the wire at 57600 baud, in which the
+ *   ISR could still slip in one old pulse.) A write below 544 is degrees, anything else is
  *   microseconds; both are clamped to the attached min/max pulse.
  * - Digital input ports are reported when reporting is turned on (forced) and on every change.
  * - There is no host-liveness check: outputs hold whatever was last written, whatever the host does.
@@ -62,6 +71,10 @@ export interface ServoWrite {
 
 export interface FirmataBoardEvents {
   servo: [ServoWrite];
+  /** The first pulse a servo gets after being attached: where it starts to move. */
+  firstPulse: [{ pin: number; pulseUs: number; targetDeg: number; at: number }];
+  /** Bytes that arrived while the board was still booting, and were lost. */
+  dropped: [{ bytes: number; at: number }];
   digitalWrite: [{ pin: number; value: number; at: number }];
   /** SYSTEM_RESET from the host, or a power cycle (`boot`). */
   reset: [{ kind: "system" | "boot"; at: number }];
@@ -74,6 +87,8 @@ export interface StandardFirmataOptions {
   inputs?: Readonly<Record<number, 0 | 1>>;
   /** Hobby-servo speed, seconds per 60 degrees (0.1-0.2 typical); omit for instantaneous motion. */
   servoSecondsPer60Deg?: number;
+  /** From power-up to the banner, during which input is lost (an Uno: 2200-2500 ms); default 0. */
+  bootDelayMs?: number;
 }
 
 interface ServoSlot {
@@ -82,6 +97,8 @@ interface ServoSlot {
   maxUs: number;
   /** Kept across detach and SYSTEM_RESET, like the Servo library's ticks; 1500 after power-up. */
   pulseUs: number;
+  /** Attached, but the ISR has not reached its slot yet: no pulse has gone out. */
+  awaitingPulse: boolean;
   /** The horn: where it was when the last target was set, where it goes, since when. */
   fromDeg: number;
   toDeg: number;
@@ -102,6 +119,7 @@ export class StandardFirmata {
   private sampler: Timer | null = null;
   private readonly servos = new Map<number, ServoSlot>();
   private readonly degPerMs: number | null;
+  private booting: Timer | null = null;
 
   constructor(private readonly opts: StandardFirmataOptions) {
     for (const [pin, level] of Object.entries(opts.inputs ?? {})) this.inputs[Number(pin)] = level;
@@ -112,31 +130,66 @@ export class StandardFirmata {
     return this.parser.stats;
   }
 
+  /** True from power-up until the banner. */
+  get isBooting(): boolean {
+    return this.booting !== null;
+  }
+
   get samplingInterval(): number {
     return this.samplingIntervalMs;
   }
 
-  /** Power-up: every servo loses its signal (the horn stays put), pins reset, the banner goes out. */
+  /**
+   * Power-up: every servo loses its signal (the horn stays put), pins reset, and the banner goes
+   * out, at once or `bootDelayMs` later.
+   */
   boot(): void {
+    this.booting?.cancel();
+    this.booting = null;
     for (const slot of this.servos.values()) {
       this.settle(slot);
       slot.attached = false;
+      slot.awaitingPulse = false;
       slot.pulseUs = SERVO_DEFAULT_PULSE_US;
       slot.minUs = SERVO_MIN_PULSE_WIDTH_US;
       slot.maxUs = SERVO_MAX_PULSE_WIDTH_US;
     }
     this.systemReset("boot");
-    this.opts.output(Buffer.concat([encodeVersion(FIRMWARE.major, FIRMWARE.minor), encodeFirmware(FIRMWARE.major, FIRMWARE.minor, FIRMWARE.name)]));
+    const banner = (): void => {
+      this.booting = null;
+      this.opts.output(Buffer.concat([encodeVersion(FIRMWARE.major, FIRMWARE.minor), encodeFirmware(FIRMWARE.major, FIRMWARE.minor, FIRMWARE.name)]));
+    };
+    const delayMs = this.opts.bootDelayMs ?? 0;
+    if (delayMs > 0) this.booting = this.opts.clock.setTimeout(banner, delayMs);
+    else banner();
   }
 
-  /** Power off: nothing runs any more (no sampling). */
+  /** Power off: nothing runs any more (no sampling, no boot in progress). */
   halt(): void {
     this.sampler?.cancel();
     this.sampler = null;
+    this.booting?.cancel();
+    this.booting = null;
   }
 
+  /** One burst of bytes from the host: every message in it is handled before any servo pulses. */
   receive(bytes: Uint8Array): void {
+    if (this.booting !== null) {
+      this.events.emit("dropped", { bytes: bytes.length, at: this.opts.clock.now() });
+      return;
+    }
     for (const message of this.parser.push(bytes)) this.handle(message);
+    const now = this.opts.clock.now();
+    for (const [pin, slot] of this.servos) {
+      if (!slot.awaitingPulse) continue;
+      slot.awaitingPulse = false;
+      if (!slot.attached) continue;
+      // The ISR reaches the channel: the horn starts towards whatever pulse is set by now.
+      slot.fromDeg = this.hornDeg(slot, now);
+      slot.toDeg = this.pulseDeg(slot);
+      slot.since = now;
+      this.events.emit("firstPulse", { pin, pulseUs: slot.pulseUs, targetDeg: slot.toDeg, at: now });
+    }
   }
 
   setDigitalInput(pin: number, value: 0 | 1 | boolean): void {
@@ -232,11 +285,13 @@ export class StandardFirmata {
     let slot = this.servos.get(pin);
     if (slot === undefined) {
       // A servo fresh from the box: its horn is somewhere; say the middle.
-      slot = { attached: false, minUs: 0, maxUs: 0, pulseUs: SERVO_DEFAULT_PULSE_US, fromDeg: 90, toDeg: 90, since: now };
+      slot = { attached: false, awaitingPulse: false, minUs: 0, maxUs: 0, pulseUs: SERVO_DEFAULT_PULSE_US, fromDeg: 90, toDeg: 90, since: now };
       this.servos.set(pin, slot);
     }
     slot.minUs = minUs < 0 ? SERVO_MIN_PULSE_WIDTH_US : minUs;
     slot.maxUs = maxUs < 0 ? SERVO_MAX_PULSE_WIDTH_US : Math.max(maxUs, slot.minUs + 1);
+    // A re-attach of a pulsing servo (SERVO_CONFIG detaches and attaches) keeps its pulse train.
+    if (!slot.attached) slot.awaitingPulse = true;
     slot.attached = true;
     this.drive(pin, slot, slot.pulseUs, "attach");
   }
@@ -259,10 +314,18 @@ export class StandardFirmata {
   private drive(pin: number, slot: ServoSlot, pulseUs: number, kind: ServoWrite["kind"]): void {
     const now = this.opts.clock.now();
     slot.pulseUs = Math.max(slot.minUs, Math.min(slot.maxUs, pulseUs));
-    slot.fromDeg = this.hornDeg(slot, now);
-    slot.toDeg = ((slot.pulseUs - slot.minUs) * 180) / (slot.maxUs - slot.minUs);
-    slot.since = now;
-    this.events.emit("servo", { pin, kind, pulseUs: slot.pulseUs, targetDeg: slot.toDeg, at: now });
+    // Before its first pulse the servo has no signal yet: the horn waits (see `receive`).
+    if (!slot.awaitingPulse) {
+      slot.fromDeg = this.hornDeg(slot, now);
+      slot.toDeg = this.pulseDeg(slot);
+      slot.since = now;
+    }
+    this.events.emit("servo", { pin, kind, pulseUs: slot.pulseUs, targetDeg: this.pulseDeg(slot), at: now });
+  }
+
+  /** The angle the current pulse asks for: min pulse = 0 deg, max pulse = 180 deg. */
+  private pulseDeg(slot: ServoSlot): number {
+    return ((slot.pulseUs - slot.minUs) * 180) / (slot.maxUs - slot.minUs);
   }
 
   private hornDeg(slot: ServoSlot, now: number): number {

@@ -1,7 +1,7 @@
 /**
  * Issue 10, finding 3: 320 refused requests pushed the running class visit out of the instructor
- * console, which read it from the newest 300 audit rows. The console now asks the hub
- * (`GET /api/visit`): whatever fills the audit log, the running visit stays on screen.
+ * console, which read it from the newest 300 audit rows. The console now takes the visit from the
+ * live stream (issue 11, finding 3): whatever fills the audit log, the running visit stays on screen.
  */
 import path from "node:path";
 import type { Page } from "playwright-core";

@@ -12,7 +12,8 @@ import type { MetaMessage } from "../../firmware-bridge/contract/messages.ts";
 import type { LiveFrame, LiveSnapshot } from "../../hub/src/api/live-protocol.ts";
 import { parseConfig } from "../../hub/src/config/load.ts";
 import type { HubConfig, HubConfigInput } from "../../hub/src/config/schema.ts";
-import { startHub, type Hub } from "../../hub/src/main.ts";
+import type { Clock } from "../../hub/src/core/clock.ts";
+import { startHub, type Hub, type HubOptions } from "../../hub/src/main.ts";
 
 export const SITE = "test-site";
 
@@ -104,10 +105,15 @@ export async function connectMqtt(url: string, options: IClientOptions): Promise
   return client;
 }
 
-export async function bootHarness(overrides: Partial<HubConfigInput> = {}): Promise<Harness> {
+/**
+ * `options.clock`: the hub's clock (a ManualClock lets a test drive delays, leases and freshness);
+ * the system clock by default. A restarted hub keeps the same clock.
+ */
+export async function bootHarness(overrides: Partial<HubConfigInput> = {}, options: { clock?: Clock } = {}): Promise<Harness> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "tec-hub-test-"));
   const { config } = parseConfig(baseConfig(dir, overrides));
-  let hub = await startHub(config);
+  const hubOptions: HubOptions = options.clock === undefined ? {} : { clock: options.clock };
+  let hub = await startHub(config, hubOptions);
   const open: Array<{ end: () => unknown }> = [];
   let stopped = false;
 
@@ -225,7 +231,7 @@ export async function bootHarness(overrides: Partial<HubConfigInput> = {}): Prom
       // Same ports, so devices reconnect on their own as they would to a restarted hub.
       const again: HubConfig = { ...config, http: { ...config.http, port: hub.httpPort }, broker: { ...config.broker, port: hub.mqttPort ?? config.broker.port } };
       await h.stopHub();
-      hub = await startHub(again);
+      hub = await startHub(again, hubOptions);
       stopped = false;
     },
     async close() {

@@ -238,7 +238,7 @@ describe("printer station (Marlin over a pty)", () => {
     }
   });
 
-  it("unplugged mid-print: the job stops and says why; plugged back in, the printer is ready again", async () => {
+  it("unplugged mid-print: the job stops and says why; plugged back in, the fault holds until a reset, which starts nothing", async () => {
     const hh = await boot();
     const d = await door(hh);
     try {
@@ -251,8 +251,21 @@ describe("printer station (Marlin over a pty)", () => {
       const jobs = (await hh.get<{ result: Array<{ state: string; reason: string }> }>("/api/jobs?station=printer-1")).body.result;
       expect(jobs[0]?.state).toBe("failed");
       expect(jobs[0]?.reason).toMatch(/went away/);
+      // Refused while the printer is still away: its cause is present.
+      const tech = await staff(hh, "tech");
+      const early = await tech("interlock.reset", { id: "printer-1-fault" });
+      expect(early.body).toMatchObject({ ok: false, code: "INTERLOCK_TRIPPED" });
       await sim?.replug();
-      await until(async () => (await station(hh)).state === "idle", 20_000, "ready again after the replug");
+      // Back, but the lost print latched a fault: no start until someone resets it.
+      await until(async () => (await station(hh)).details.firmware !== null && (await interlock(hh, "printer-1-fault")).resetBlocked === null, 20_000, "printer back, fault resettable");
+      const s = await station(hh);
+      expect(s.state).toBe("faulted");
+      expect(s.startable).toMatchObject({ ok: false });
+      expect((await juf("station.start", { station: "printer-1", program: "tiny" })).body).toMatchObject({ ok: false, code: "INTERLOCK_TRIPPED" });
+      expect((await tech("interlock.reset", { id: "printer-1-fault" })).body).toMatchObject({ ok: true });
+      await until(async () => (await station(hh)).state === "idle", 20_000, "ready again after the reset");
+      expect((await station(hh)).program).toBeNull();
+      expect((await station(hh)).startable).toMatchObject({ ok: true });
     } finally {
       d.stop();
     }

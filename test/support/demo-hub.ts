@@ -55,9 +55,9 @@ export async function dashboardDir(): Promise<{ dir: string; cleanup(): void }> 
   return { dir: out, cleanup: () => rmSync(out, { recursive: true, force: true }) };
 }
 
-export async function bootDemoHub(options: { start?: string; speed?: number; periodMs?: number } = {}): Promise<DemoHub> {
+export async function bootDemoHub(options: { start?: string; speed?: number; periodMs?: number; /** false: no dashboard (tests of the hub alone) */ dashboard?: boolean } = {}): Promise<DemoHub> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "tec-e2e-"));
-  const dashboard = await dashboardDir();
+  const dashboard = options.dashboard === false ? { dir: path.join(dir, "no-dashboard"), cleanup: () => undefined } : await dashboardDir();
   const { config } = loadConfig(path.join(ROOT, "config/demo.yaml"), { TEC_HTTP_PORT: "0", TEC_MQTT_PORT: "0", TEC_DB_PATH: path.join(dir, "demo.db") });
   // The hub's OPC UA server has a fixed port and a certificate folder: not for parallel browser tests.
   const base: HubConfig = { ...config, http: { ...config.http, host: "127.0.0.1" }, broker: { ...config.broker, host: "127.0.0.1" }, opcua: { ...config.opcua, enabled: false, pkiFolder: path.join(dir, "opcua") } };
@@ -81,7 +81,7 @@ export async function bootDemoHub(options: { start?: string; speed?: number; per
     },
     `mqtt://127.0.0.1:${hub.mqttPort ?? 0}`,
   );
-  registerSimCommands(hub.commandRegistry, sims);
+  registerSimCommands(hub.commandRegistry, sims, hardware);
 
   const post = async (pathName: string, body: unknown, token?: string) => {
     const res = await fetch(`${url}${pathName}`, {
@@ -104,8 +104,8 @@ export async function bootDemoHub(options: { start?: string; speed?: number; per
     },
     command: (token, name, params = {}) => post(`/api/commands/${name}`, params, token),
     async close() {
-      await sims.stop();
       await hub.stop();
+      await sims.stop();
       await hardware.stop();
       dashboard.cleanup();
       rmSync(dir, { recursive: true, force: true });

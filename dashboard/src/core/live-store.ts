@@ -2,16 +2,19 @@
  * The live picture of the hub: the socket.io `snapshot` on connect, then each coalesced `frame`
  * applied on top. Screens subscribe and redraw at most once per animation frame. The socket also
  * carries commands (`command` with an ack), with the session's token in its handshake.
+ *
+ * It is the one source of truth for what screens show about safety: interlocks, stations (with
+ * whether they may start), holds, actuators and the visit all arrive here and nowhere else.
  */
 import { io, type Socket } from "socket.io-client";
-import type { Alarm, InterlockView, LiveChannel, LiveDevice, LiveFrame, LiveSnapshot, StationView } from "../../../hub/src/api/live-protocol.ts";
+import type { ActuatorView, Alarm, HeldActuator, InterlockView, LiveChannel, LiveDevice, LiveFrame, LiveSnapshot, StationView, Visit } from "../../../hub/src/api/live-protocol.ts";
 import { frameThrottle } from "./dom.ts";
 
-export type { Alarm, InterlockView, LiveChannel, LiveDevice, LiveSnapshot, StationView };
+export type { ActuatorView, Alarm, HeldActuator, InterlockView, LiveChannel, LiveDevice, LiveSnapshot, StationView, Visit };
 export type ConnState = "connecting" | "up" | "down";
 
-/** A hub from before stations (printers, robots) sends no `stations`: both are handled. */
-type SnapshotWithStations = Omit<LiveSnapshot, "stations"> & { stations?: StationView[] };
+/** A hub from before stations (printers, robots) or actuator views sends neither: both are handled. */
+type SnapshotWithStations = Omit<LiveSnapshot, "stations" | "actuators"> & { stations?: StationView[]; actuators?: ActuatorView[] };
 type FrameWithStations = Omit<LiveFrame, "stations"> & { stations?: StationView[] };
 
 export class LiveStore {
@@ -92,12 +95,37 @@ export class LiveStore {
     return this.snapshot?.alarms ?? [];
   }
 
-  /** Fresher interlock views from REST (resetBlocked changes with time, frames only carry state changes). */
+  /** What the hub holds on. */
+  holds(): HeldActuator[] {
+    return this.snapshot?.holds ?? [];
+  }
+
+  /** Every actuator a device has declared, with what the hub does with it. */
+  actuators(): ActuatorView[] {
+    return this.snapshot?.actuators ?? [];
+  }
+
+  actuator(ref: string): ActuatorView | undefined {
+    return this.actuators().find((a) => a.ref === ref);
+  }
+
+  /** The class visit that runs, or null (also while no snapshot has arrived). */
+  visit(): Visit | null {
+    return this.snapshot?.visit ?? null;
+  }
+
+  /**
+   * Interlock views from REST (resetBlocked changes with time). One older than what the stream
+   * already said (a reply that was under way while a reset went out) is ignored: it would bring
+   * back a state the hub has left.
+   */
   mergeInterlocks(list: readonly InterlockView[]): void {
     const snap = this.snapshot;
     if (snap === null) return;
     for (const il of list) {
       const i = snap.interlocks.findIndex((x) => x.id === il.id);
+      const known = snap.interlocks[i];
+      if (known !== undefined && il.since < known.since) continue;
       if (i >= 0) snap.interlocks[i] = il;
       else snap.interlocks.push(il);
     }
@@ -151,6 +179,18 @@ export class LiveStore {
       const i = snap.interlocks.findIndex((x) => x.id === il.id);
       if (i >= 0) snap.interlocks[i] = il;
       else snap.interlocks.push(il);
+    }
+    if (frame.holds !== undefined) snap.holds = frame.holds;
+    if (frame.visit !== undefined) snap.visit = frame.visit;
+    if (frame.actuators !== undefined || frame.actuatorsGone !== undefined) {
+      const actuators = (snap.actuators ??= []);
+      for (const a of frame.actuators ?? []) {
+        const i = actuators.findIndex((x) => x.ref === a.ref);
+        if (i >= 0) actuators[i] = a;
+        else actuators.push(a);
+      }
+      const gone = new Set(frame.actuatorsGone ?? []);
+      if (gone.size > 0) snap.actuators = actuators.filter((a) => !gone.has(a.ref));
     }
     if (frame.stations !== undefined && frame.stations.length > 0) {
       const stations = (snap.stations ??= []);

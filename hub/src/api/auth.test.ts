@@ -15,6 +15,8 @@ import { registerSessionRoutes } from "./routes/session.ts";
 const MIN = 60_000;
 const CHEAP = 2 ** 10;
 
+const INSTRUCTOR_MINUTES = SessionsConfig.parse({}).instructorMinutes;
+
 function makeAuth(sessions: Partial<SessionsConfig> = {}) {
   const clock = new ManualClock();
   const users = UsersConfig.parse([
@@ -88,7 +90,7 @@ describe("users config", () => {
   });
 
   it("sessions default to the documented values and refuse unknown keys", () => {
-    const defaults = { instructorMinutes: 120, technicianMinutes: 480, freeFailures: 3, backoffSeconds: 2, maxBackoffSeconds: 900, guessBudget: 20, failureMemoryHours: 12 };
+    const defaults = { instructorMinutes: 540, technicianMinutes: 480, freeFailures: 3, backoffSeconds: 2, maxBackoffSeconds: 900, guessBudget: 20, failureMemoryHours: 12 };
     expect(SessionsConfig.parse(undefined)).toEqual(defaults);
     expect(SessionsConfig.parse({})).toEqual(defaults);
     expect(SessionsConfig.safeParse({ instructorMinutes: 0 }).success).toBe(false);
@@ -104,7 +106,7 @@ describe("AuthService", () => {
     const { clock, auth } = makeAuth();
     const a = await auth.login("juf-anne", "4321", "10.0.0.2");
     expect(a.actor).toEqual({ name: "juf-anne", role: "instructor" });
-    expect(a.expiresAt).toBe(clock.now() + 120 * MIN);
+    expect(a.expiresAt).toBe(clock.now() + INSTRUCTOR_MINUTES * MIN);
     expect(a.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(Buffer.from(a.token, "base64url")).toHaveLength(32);
     const t = await auth.login("Tech ", "technician", "10.0.0.2");
@@ -132,10 +134,10 @@ describe("AuthService", () => {
     }
   });
 
-  it("ends an instructor's session 120 minutes after login however much it is used (no sliding)", async () => {
+  it("ends an instructor's session the configured minutes after login (540 by default) however much it is used (no sliding)", async () => {
     const { clock, auth } = makeAuth();
     const { token, expiresAt } = await auth.login("juf-anne", "4321", "10.0.0.2");
-    for (let i = 0; i < 119; i++) {
+    for (let i = 0; i < INSTRUCTOR_MINUTES - 1; i++) {
       clock.advance(MIN);
       expect(auth.actorFor(token).role).toBe("instructor");
     }
@@ -292,7 +294,7 @@ describe("session routes", () => {
       ["session.logout", "juf-anne", "instructor", "juf-anne", "ok", "10.0.0.7"],
       [REFUSAL_ACTION, "kiosk", "kiosk", "10.0.0.7", "refused", "10.0.0.7"],
     ]);
-    expect(records[0]?.details?.expiresAt).toBe(clock.now() - MIN + 120 * MIN);
+    expect(records[0]?.details?.expiresAt).toBe(clock.now() - MIN + INSTRUCTOR_MINUTES * MIN);
     expect(records[2]?.details).toMatchObject({ count: 1, actions: { "session.login": 1 }, names: { "juf-anne": 1 } });
     expect(JSON.stringify(records)).not.toContain("4321");
     expect(JSON.stringify(records)).not.toContain("8642");
@@ -313,7 +315,7 @@ describe("session routes", () => {
     expect(login.statusCode).toBe(200);
     expect(login.headers["cache-control"]).toBe("no-store");
     const body = login.json<{ ok: true; result: { token: string; role: string; name: string; expiresAt: number } }>();
-    expect(body).toEqual({ ok: true, result: { token: expect.any(String) as string, role: "instructor", name: "juf-anne", expiresAt: clock.now() + 120 * MIN } });
+    expect(body).toEqual({ ok: true, result: { token: expect.any(String) as string, role: "instructor", name: "juf-anne", expiresAt: clock.now() + INSTRUCTOR_MINUTES * MIN } });
     const authorization = `Bearer ${body.result.token}`;
     const who = await app.inject({ method: "GET", url: "/api/session", headers: { authorization } });
     expect(who.json()).toEqual({ ok: true, result: { name: "juf-anne", role: "instructor", expiresAt: body.result.expiresAt } });

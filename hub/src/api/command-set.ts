@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import type { CommandService } from "../core/actuators/commands.ts";
+import type { Installation } from "../core/actuators/installation.ts";
 import type { ActuatorKeeper } from "../core/actuators/keeper.ts";
 import type { AlarmBook } from "../core/alarms/alarms.ts";
 import { HubError } from "../core/errors.ts";
@@ -12,8 +13,9 @@ import type { Registry } from "../core/registry/registry.ts";
 import type { StationRegistry } from "../core/stations/stations.ts";
 import type { VisitService } from "../core/visits/visits.ts";
 import type { SerialBoard } from "../adapters/serial-board/adapter.ts";
-import { asDeviceId } from "../core/types.ts";
+import { type Actor, asDeviceId } from "../core/types.ts";
 import type { CommandRegistry } from "./commands.ts";
+import type { EstopTerminals } from "./estop-terminals.ts";
 
 const STAFF = ["instructor", "technician"] as const;
 const deviceRef = z.string().regex(/^[a-z0-9][a-z0-9-]{0,47}$/, "must be a device id");
@@ -31,6 +33,12 @@ export interface HubCommandDeps {
   serialBoards: ReadonlyMap<string, SerialBoard>;
   /** An instructor started an actuator (the visit returns it to safe when it ends). */
   onStarted: (device: string, actuator: string) => void;
+  /** Screens whose e-stop works without a login. */
+  terminals: EstopTerminals;
+  /** The installation's configured holds, to bring back after a stop. */
+  installation: Installation;
+  /** Records one line per actuator the installation restore started or could not start. */
+  noteRestore: (actor: Actor, result: ReturnType<Installation["restore"]>) => void;
 }
 
 const stationId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,47}$/, "must be a station id");
@@ -90,7 +98,7 @@ export function registerHubCommands(registry: CommandRegistry, deps: HubCommandD
     roles: STAFF,
     params: z.object({ station: stationId, program: z.string().min(1).max(100) }).strict(),
     target: (p) => p.station,
-    run: (p, { actor }) => deps.stations.start(p.station, p.program, actor),
+    run: (p, { actor }) => deps.stations.startProgram(p.station, p.program, actor),
   });
   for (const action of ["pause", "resume", "stop"] as const) {
     registry.register({
@@ -110,6 +118,23 @@ export function registerHubCommands(registry: CommandRegistry, deps: HubCommandD
     params: z.object({}).strict(),
     target: () => "*",
     run: (_p, { actor }) => deps.interlocks.emergencyStop(actor),
+  });
+
+  registry.register({
+    name: "terminal.register",
+    summary: "Registers this screen for the e-stop without a login (a tablet by the stations). Answers its token once; the screen keeps it. Technicians only.",
+    roles: ["technician"],
+    params: z.object({ name: z.string().trim().min(1).max(60) }).strict(),
+    target: (p) => p.name,
+    run: (p, { actor }) => deps.terminals.register(p.name, actor),
+  });
+  registry.register({
+    name: "terminal.revoke",
+    summary: "Revokes a registered screen: its e-stop then needs a login again. Technicians only.",
+    roles: ["technician"],
+    params: z.object({ id: z.string().min(1).max(80) }).strict(),
+    target: (p) => p.id,
+    run: (p) => deps.terminals.revoke(p.id),
   });
 
   registry.register({
@@ -136,6 +161,8 @@ export function registerHubCommands(registry: CommandRegistry, deps: HubCommandD
     roles: STAFF,
     params: z.object({ device: deviceRef, actuator: actuatorRef, value: z.number().finite() }).strict(),
     target: (p) => `${p.device}.${p.actuator}`,
+    // The console shows each actuator's last start or stop (who, when, the hub's answer) from this.
+    keepLatest: true,
     run: async (p) => {
       const id = asDeviceId(p.device);
       const spec = deps.registry.view(id)?.actuators[p.actuator];
@@ -152,11 +179,25 @@ export function registerHubCommands(registry: CommandRegistry, deps: HubCommandD
   });
 
   registry.register({
+    name: "installation.restore",
+    summary: "After an emergency stop or a trip: starts again every configured hold of the installation (the config's `hold:`) that is off and whose permissives hold; the others are refused with their reasons. Never automatic.",
+    roles: STAFF,
+    params: z.object({}).strict(),
+    target: () => "installation",
+    run: (_p, { actor }) => {
+      const result = deps.installation.restore();
+      deps.noteRestore(actor, result);
+      return result;
+    },
+  });
+
+  registry.register({
     name: "actuator.stop",
     summary: "Stops an actuator: no longer held, sent to its safe value. Always allowed to staff.",
     roles: STAFF,
     params: z.object({ device: deviceRef, actuator: actuatorRef }).strict(),
     target: (p) => `${p.device}.${p.actuator}`,
+    keepLatest: true,
     run: async (p) => {
       const id = asDeviceId(p.device);
       deps.keeper.release(id, p.actuator);

@@ -5,6 +5,7 @@ import { Server } from "socket.io";
 import { io as connect, type Socket as ClientSocket } from "socket.io-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { SessionsConfig } from "../config/users.ts";
 import type { AuditEntry, AuditLog, AuditRecord } from "../core/audit.ts";
 import { AlarmBook } from "../core/alarms/alarms.ts";
 import { Bus } from "../core/bus.ts";
@@ -14,7 +15,7 @@ import { silentLogger } from "../core/logger.ts";
 import type { Actor } from "../core/types.ts";
 import { SessionsConfig, UsersConfig } from "../config/users.ts";
 import { AuthService } from "./auth.ts";
-import { CommandRegistry } from "./commands.ts";
+import { CommandRegistry, MAX_LATEST_TARGETS } from "./commands.ts";
 import { REFUSAL_ACTION, RefusalLedger } from "./refusals.ts";
 import { attachLiveCommands, COMMAND_EVENTS } from "./live-commands.ts";
 import { registerCommandRoutes } from "./routes/commands.ts";
@@ -180,6 +181,50 @@ describe("CommandRegistry", () => {
     expect(refused.ok ? "" : refused.code).toBe("STORAGE_FAILED");
     expect(refused.ok ? "" : refused.message).toContain("refused (instructor may not interlock.reset; it needs technician) and not recorded");
   });
+
+  it("keeps the latest invocation per target of a keepLatest command: pending while it runs, then the answer", async () => {
+    const { commands, clock } = setup();
+    let release: () => void = () => undefined;
+    commands.register({
+      name: "lamp.set",
+      summary: "Switches a lamp",
+      roles: ["instructor", "technician"],
+      params: z.object({ lamp: z.string(), on: z.boolean() }).strict(),
+      target: (p) => p.lamp,
+      keepLatest: true,
+      run: async (p) => {
+        if (p.lamp === "locked") throw HubError.because("INTERLOCK_TRIPPED", { nl: "Noodstop", en: "Emergency stop" });
+        await new Promise<void>((resolve) => (release = resolve));
+      },
+    });
+    const running = commands.invoke("lamp.set", { lamp: "hall", on: true }, anne);
+    expect(commands.latest("hall")).toEqual({ command: "lamp.set", at: clock.now(), by: "juf-anne", result: "pending", code: null, message: null, reason: null });
+    release();
+    await running;
+    expect(commands.latest("hall")).toMatchObject({ by: "juf-anne", result: "ok" });
+
+    clock.advance(1000);
+    await commands.invoke("lamp.set", { lamp: "locked", on: true }, tech);
+    expect(commands.latest("locked")).toEqual({ command: "lamp.set", at: clock.now(), by: "tech", result: "refused", code: "INTERLOCK_TRIPPED", message: "Emergency stop", reason: { nl: "Noodstop", en: "Emergency stop" } });
+    // Neither a kiosk's refusal nor a command without keepLatest changes what is kept.
+    await commands.invoke("lamp.set", { lamp: "hall", on: false }, kiosk);
+    await commands.invoke("relay.set", { relay: "hall", on: true }, tech);
+    expect(commands.latest("hall")).toMatchObject({ by: "juf-anne", result: "ok" });
+  });
+
+  it("forgets the least recently used target beyond MAX_LATEST_TARGETS", async () => {
+    const { commands } = setup();
+    commands.register({ name: "lamp.set", summary: "Switches a lamp", roles: ["technician"], params: z.object({ lamp: z.string() }).strict(), target: (p) => p.lamp, keepLatest: true, run: () => null });
+    await commands.invoke("lamp.set", { lamp: "first" }, tech);
+    await commands.invoke("lamp.set", { lamp: "second" }, tech);
+    for (let i = 0; i < MAX_LATEST_TARGETS - 2; i++) await commands.invoke("lamp.set", { lamp: `junk-${i}` }, tech);
+    // Used again, "first" is the newest now; one more target pushes out "second".
+    await commands.invoke("lamp.set", { lamp: "first" }, tech);
+    await commands.invoke("lamp.set", { lamp: "one-more" }, tech);
+    expect(commands.latest("first")).toBeDefined();
+    expect(commands.latest("second")).toBeUndefined();
+    expect(commands.latest("one-more")).toBeDefined();
+  });
 });
 
 describe("commands over HTTP", () => {
@@ -301,7 +346,7 @@ describe("commands over HTTP", () => {
     const { clock, login, post } = await makeApp();
     const i = await login("juf-anne", "4321");
     expect((await post("relay.set", { relay: "fan", on: true }, i)).statusCode).toBe(200);
-    clock.advance(120 * 60_000);
+    clock.advance(SessionsConfig.parse({}).instructorMinutes * 60_000);
     const res = await post("relay.set", { relay: "fan", on: true }, i);
     expect(res.statusCode).toBe(401);
     expect(res.json<{ code: string }>().code).toBe("UNAUTHENTICATED");
@@ -369,7 +414,7 @@ describe("commands over socket.io", () => {
     const i = await client(token);
     expect(await i.emitWithAck("whoami")).toEqual({ ok: true, result: { name: "juf-anne", role: "instructor", expiresAt } });
     expect((await command(i, "relay.set", { relay: "fan", on: true })).ok).toBe(true);
-    clock.advance(120 * 60_000);
+    clock.advance(SessionsConfig.parse({}).instructorMinutes * 60_000);
     expect(await command(i, "relay.set", { relay: "fan", on: false })).toMatchObject({ ok: false, code: "UNAUTHENTICATED" });
     expect(await i.emitWithAck("whoami")).toEqual({ ok: true, result: { name: "kiosk", role: "kiosk", expiresAt: null } });
     // The expired session's refusal is a kiosk's: counted (under "unknown": socket.io does not say the address), not audited.

@@ -14,7 +14,7 @@
 import type { z } from "zod";
 import type { AuditLog, AuditResult } from "../core/audit.ts";
 import type { Clock } from "../core/clock.ts";
-import { HubError, errorReply, type HubErrorCode, type Reply } from "../core/errors.ts";
+import { HubError, errorReply, type HubErrorCode, type Reason, type Reply } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Actor, Role } from "../core/types.ts";
 import type { RefusalLedger } from "./refusals.ts";
@@ -38,6 +38,25 @@ export interface CommandDef<P, R> {
   target(params: P): string;
   /** Throws HubError to refuse (FORBIDDEN, INTERLOCK_TRIPPED, REQUEST_INVALID, DEVICE_*…) or fail. */
   run(params: P, ctx: CommandContext): Promise<R> | R;
+  /**
+   * Keep the latest invocation per target in memory (`latest(target)`), for screens that show what
+   * was last asked of a thing (an actuator's last start or stop) without reading the audit log.
+   */
+  keepLatest?: boolean;
+}
+
+/** The latest invocation of a `keepLatest` command on one target, as `latest(target)` returns it. */
+export interface LatestInvocation {
+  command: string;
+  /** When it was invoked, hub time. */
+  at: number;
+  by: string;
+  /** pending: still running (a start waits for the device's acknowledgement). */
+  result: AuditResult | "pending";
+  /** Why it was refused or failed: the code, the hub's message, and the reason in both languages where there is one. */
+  code: HubErrorCode | null;
+  message: string | null;
+  reason: Reason | null;
 }
 
 export interface CommandInfo {
@@ -45,6 +64,9 @@ export interface CommandInfo {
   summary: string;
   roles: readonly Role[];
 }
+
+/** Targets whose latest invocation is kept; the oldest is forgotten beyond this (staff can name any target). */
+export const MAX_LATEST_TARGETS = 1000;
 
 export const COMMAND_NAME_PATTERN = /^[a-z][a-zA-Z0-9]{0,31}\.[a-z][a-zA-Z0-9]{0,31}$/;
 
@@ -68,6 +90,8 @@ export class CommandRegistry {
   // Method syntax in CommandDef makes a CommandDef<P, R> assignable here; params are parsed by the
   // def's own schema before its target() or run() sees them, which is what makes this erasure safe.
   private readonly defs = new Map<string, CommandDef<unknown, unknown>>();
+  /** By target, least recently invoked first. Only invocations that are audited (staff, the hub) count. */
+  private readonly latestByTarget = new Map<string, LatestInvocation>();
 
   constructor(private readonly ctx: { clock: Clock; audit: AuditLog; logger: Logger; refusals: RefusalLedger }) {}
 
@@ -77,6 +101,12 @@ export class CommandRegistry {
     if (this.defs.has(def.name)) throw new Error(`command "${def.name}" is registered twice`);
     if (def.roles.length === 0) throw new Error(`command "${def.name}" has no roles: nobody could call it`);
     this.defs.set(def.name, def);
+  }
+
+  /** The latest invocation on `target` of any command registered with `keepLatest`, if one since the hub started. */
+  latest(target: string): Readonly<LatestInvocation> | undefined {
+    // Entries are replaced, never changed in place, so handing one out is safe.
+    return this.latestByTarget.get(target);
   }
 
   list(): CommandInfo[] {
@@ -117,6 +147,7 @@ export class CommandRegistry {
       if (parsed.success) target = targetOf(def, parsed.data);
       checkRole(def, actor);
       if (!parsed.success) throw new HubError("REQUEST_INVALID", `${def.name}: ${describeIssues(parsed.error)}`);
+      if (def.keepLatest === true && target !== "-") this.keep(target, { command: name, at, by: actor.name, result: "pending", code: null, message: null, reason: null });
       const result = await def.run(parsed.data, { actor, at });
       // A command that returns nothing still answers `result`, so the reply keeps its one shape in JSON.
       reply = { ok: true, result: result === undefined ? null : result };
@@ -128,7 +159,24 @@ export class CommandRegistry {
       // Callers that do not know the address (socket.io today) share one count.
       return this.countRefusal(name, from ?? "unknown", reply).reply;
     }
-    return this.record(name, target, params, actor, at, reply);
+    const recorded = this.record(name, target, params, actor, at, reply);
+    if (def?.keepLatest === true && target !== "-") {
+      const result: LatestInvocation["result"] = recorded.ok ? "ok" : REFUSALS.has(recorded.code) ? "refused" : "failed";
+      this.keep(target, recorded.ok ? { command: name, at, by: actor.name, result, code: null, message: null, reason: null } : { command: name, at, by: actor.name, result, code: recorded.code, message: recorded.message, reason: recorded.reason ?? null });
+    }
+    return recorded;
+  }
+
+  private keep(target: string, invocation: LatestInvocation): void {
+    const prev = this.latestByTarget.get(target);
+    // A later invocation already finished or under way wins over this one's late end.
+    if (prev !== undefined && prev.at > invocation.at) return;
+    this.latestByTarget.delete(target);
+    this.latestByTarget.set(target, invocation);
+    if (this.latestByTarget.size > MAX_LATEST_TARGETS) {
+      const oldest = this.latestByTarget.keys().next();
+      if (oldest.done !== true) this.latestByTarget.delete(oldest.value);
+    }
   }
 
   private countRefusal(name: string, from: string | undefined, refusal: Reply<never>): { reply: Reply<never>; retryAfterS: number | null } {

@@ -6,15 +6,23 @@
  * of each changed channel (older values in between are coalesced away; history has them all) and
  * each device whose state changed. A client that falls behind skips frames and gets a fresh
  * `snapshot` once its socket has drained.
+ *
+ * Everything a screen shows about safety comes from here and nowhere else: interlocks, stations
+ * (with whether each may start now), what the hub holds, every actuator's state and the visit. A
+ * frame re-sends whatever a change can have touched (an interlock's change re-sends every station,
+ * whose `startable` depends on it), so a screen never has to poll REST or read the audit log to
+ * stay right.
  */
 import type { Alarm } from "../core/alarms/alarms.ts";
 import type { InterlockView } from "../core/interlock/service.ts";
 import type { HeldActuator } from "../core/actuators/keeper.ts";
 import type { StationView } from "../core/stations/stations.ts";
 import type { Visit } from "../core/visits/visits.ts";
-import type { ChannelQuality, DeviceKind, DeviceState, Provenance } from "../core/types.ts";
+import type { ActuatorSpec } from "../../../firmware-bridge/contract/messages.ts";
+import type { ChannelQuality, DeviceKind, DeviceState, Provenance, Text } from "../core/types.ts";
+import type { LatestInvocation } from "./commands.ts";
 
-export type { Alarm, HeldActuator, InterlockView, StationView, Visit };
+export type { ActuatorSpec, Alarm, HeldActuator, InterlockView, LatestInvocation, StationView, Visit };
 
 export const LIVE_EVENTS = { snapshot: "snapshot", frame: "frame", hubHealth: "hub" } as const;
 
@@ -43,6 +51,34 @@ export interface LiveDevice {
   channels: Record<string, LiveChannel>;
 }
 
+/**
+ * One actuator as the hub knows it, for the instructor console: whether the hub holds it, the
+ * last start or stop staff asked for, and why the hub let go of it if nobody stopped it.
+ */
+export interface ActuatorView {
+  /** `device.actuator` */
+  ref: string;
+  device: string;
+  actuator: string;
+  /** What the device declared (its safe value, lease, range, label). */
+  spec: ActuatorSpec;
+  /**
+   * held: the hub keeps it at `value`, re-sent within its lease; pending: asked for at start-up (the
+   * config's `hold`), waiting for its permissives; released: the hub let go of a hold nobody stopped
+   * (`released` says why); off: not held, so the device is at its safe value or returns to it when
+   * its lease runs out.
+   */
+  state: "held" | "pending" | "released" | "off";
+  /** The value held, or null. */
+  value: number | null;
+  /** Why the last refresh of the held value failed, or null. */
+  error: string | null;
+  /** The last `actuator.start` or `actuator.stop` since the hub started (who, when, the hub's answer). */
+  order: LatestInvocation | null;
+  /** When the hub let go of it without a stop, and why (the interlock or emergency stop that forbade it, the visit's end). */
+  released: { at: number; interlock: string | null; why: Text } | null;
+}
+
 export interface LiveSnapshot {
   /** Hub time the snapshot was built. */
   t: number;
@@ -57,6 +93,8 @@ export interface LiveSnapshot {
   stations: StationView[];
   /** What the hub holds on (actuator values re-sent within their leases). */
   holds: HeldActuator[];
+  /** Every actuator a device has declared, in the registry's order. */
+  actuators: ActuatorView[];
   /** The class visit, if one runs. */
   visit: Visit | null;
 }
@@ -93,10 +131,17 @@ export interface LiveFrame {
   interlocks: InterlockView[];
   /** Alarms that changed (raised, cleared, acknowledged), in full. */
   alarms: Alarm[];
-  /** Stations that changed, in full (at most one frame's worth of progress updates). */
+  /**
+   * Stations that changed or whose `startable` may have (after any interlock's or the visit's
+   * change, all of them), in full.
+   */
   stations: StationView[];
   /** Present when the held actuators changed: all of them. */
   holds?: HeldActuator[];
+  /** Present when actuators changed (held, let go, started or stopped, described anew): those, in full. */
+  actuators?: ActuatorView[];
+  /** Present when a device described itself without actuators it had: their refs. */
+  actuatorsGone?: string[];
   /** Present when the visit started or ended: the visit, or null. */
   visit?: Visit | null;
 }

@@ -3,12 +3,18 @@
  * whatever the input rate. One frame is built and encoded per tick for every dashboard in step;
  * a dashboard that falls behind is moved aside, skips frames, and gets a fresh snapshot once its
  * socket has drained, so one slow tablet never holds up the others or grows the hub's memory.
+ *
+ * A station's `startable` is worked out from the interlocks, the visit and its device, none of
+ * which is the station itself: every change of one of those re-sends the stations it can touch,
+ * or a console keeps showing "may not start" after the reset that allowed it.
  */
 import type { Server, Socket } from "socket.io";
 import type { Bus } from "../core/bus.ts";
 import type { Clock, Timer } from "../core/clock.ts";
 import type { Registry } from "../core/registry/registry.ts";
 import type { ChannelQuality, DeviceId, Provenance } from "../core/types.ts";
+import { ActuatorBoard } from "./live-actuators.ts";
+import type { LatestInvocation } from "./commands.ts";
 import { type Alarm, type HeldActuator, type InterlockView, LIVE_EVENTS, type LiveDevice, type LiveDeviceChange, type LiveFrame, type LiveSnapshot, type LiveValue, type StationView, type Visit } from "./live-protocol.ts";
 
 const IN_STEP = "live";
@@ -24,11 +30,26 @@ export interface SafetySource {
   station(id: string): StationView | undefined;
   holds(): HeldActuator[];
   visit(): Visit | null;
+  /** The last `actuator.start` or `actuator.stop` staff asked of `device.actuator` (who, when, the answer). */
+  actuatorOrder(ref: string): Readonly<LatestInvocation> | undefined;
 }
 
-const noSafety: SafetySource = { interlocks: () => [], interlock: () => undefined, openAlarms: () => [], alarm: () => undefined, stations: () => [], station: () => undefined, holds: () => [], visit: () => null };
+const noSafety: SafetySource = {
+  interlocks: () => [],
+  interlock: () => undefined,
+  openAlarms: () => [],
+  alarm: () => undefined,
+  stations: () => [],
+  station: () => undefined,
+  holds: () => [],
+  visit: () => null,
+  actuatorOrder: () => undefined,
+};
 
-/** Interlocks that are not normal are re-sent this often, so a reset's countdown stays current on screens. */
+/**
+ * Interlocks that are not normal are re-sent this often, so a reset's countdown stays current on
+ * screens; the stations with them, whose reasons not to start quote the interlocks.
+ */
 const NOT_NORMAL_EVERY_MS = 1000;
 
 export interface LiveOptions {
@@ -59,9 +80,15 @@ export class LiveStream {
   private readonly dirtyInterlocks = new Set<string>();
   private readonly dirtyAlarms = new Set<string>();
   private readonly dirtyStations = new Set<string>();
+  /** Something every station's `startable` depends on changed (an interlock, the visit). */
+  private allStationsDirty = false;
   private safety: SafetySource = noSafety;
+  private readonly actuators = new ActuatorBoard({ order: (ref) => this.safety.actuatorOrder(ref), interlocks: () => this.safety.interlocks() });
+  private holds: HeldActuator[] = [];
   private holdsKey = "";
+  private holdsChanged = false;
   private visitKey = "";
+  private visitChanged = false;
   private lastNotNormalAt = 0;
   private readonly unsubscribe: Array<() => void> = [];
   /** Frames emitted to each socket since its transport last drained: its backlog. */
@@ -88,7 +115,9 @@ export class LiveStream {
   }
 
   start(): void {
-    const { bus } = this.ctx;
+    const { bus, registry } = this.ctx;
+    this.actuators.order(registry.ids());
+    for (const id of registry.ids()) this.actuators.describe(id, registry.record(id)?.meta?.actuators ?? {});
     this.unsubscribe.push(
       bus.on("telemetry:accepted", "live", (batch) => {
         let channels = this.dirtyValues.get(batch.deviceId);
@@ -115,9 +144,16 @@ export class LiveStream {
       }),
       bus.on("device:changed", "live", (e) => {
         this.dirtyDevices.add(e.deviceId);
+        // A station's own device (a printer, a robot) going offline or coming back; other ids are skipped when the frame is built.
+        this.dirtyStations.add(e.deviceId);
+      }),
+      bus.on("device:described", "live", (e) => {
+        this.actuators.describe(e.deviceId, e.meta.actuators);
       }),
       bus.on("interlock:changed", "live", (e) => {
         this.dirtyInterlocks.add(e.id);
+        // Stations are few; which of them the interlock forbids is for the stations to say.
+        this.allStationsDirty = true;
       }),
       bus.on("alarm:changed", "live", (a) => {
         this.dirtyAlarms.add(a.key);
@@ -166,7 +202,18 @@ export class LiveStream {
         ]),
       ),
     }));
-    return { t, site: this.options.site, siteName: this.options.siteName, devices, interlocks: this.safety.interlocks(), alarms: this.safety.openAlarms(), stations: this.safety.stations(), holds: this.safety.holds(), visit: this.safety.visit() };
+    return {
+      t,
+      site: this.options.site,
+      siteName: this.options.siteName,
+      devices,
+      interlocks: this.safety.interlocks(),
+      alarms: this.safety.openAlarms(),
+      stations: this.safety.stations(),
+      holds: this.safety.holds(),
+      actuators: this.actuators.views(),
+      visit: this.safety.visit(),
+    };
   }
 
   private sendSnapshot(socket: Socket): void {
@@ -174,23 +221,49 @@ export class LiveStream {
     socket.emit(LIVE_EVENTS.snapshot, this.snapshot());
   }
 
-  /** Builds the frame of what changed since the last tick, or null if nothing did. */
-  private buildFrame(): LiveFrame | null {
-    const t0 = this.ctx.clock.now();
-    if (t0 - this.lastNotNormalAt >= NOT_NORMAL_EVERY_MS) {
-      this.lastNotNormalAt = t0;
-      for (const i of this.safety.interlocks()) if (i.status !== "normal") this.dirtyInterlocks.add(i.id);
-    }
-    // Holds and the visit change rarely; compare cheaply and send them only when they did.
+  /**
+   * Every tick, whether anyone watches or not: the holds and the visit (they have no events; they
+   * change rarely and compare cheaply), and which holds the hub let go of, and why, which is only
+   * known at the moment they go.
+   */
+  private observeSafety(): void {
+    const now = this.ctx.clock.now();
     const holds = this.safety.holds();
     const holdsKey = holds.map((h) => `${h.deviceId}/${h.actuator}=${h.value}:${h.status}:${h.lastError ?? ""}`).join(",");
-    const holdsChanged = holdsKey !== this.holdsKey;
-    this.holdsKey = holdsKey;
-    const visit = this.safety.visit();
-    const visitKey = visit?.id ?? "";
-    const visitChanged = visitKey !== this.visitKey;
-    this.visitKey = visitKey;
-    if (this.dirtyValues.size === 0 && this.dirtyDevices.size === 0 && this.dirtyInterlocks.size === 0 && this.dirtyAlarms.size === 0 && this.dirtyStations.size === 0 && !holdsChanged && !visitChanged) return null;
+    if (holdsKey !== this.holdsKey) {
+      this.holdsKey = holdsKey;
+      this.holdsChanged = true;
+    }
+    this.holds = holds;
+    const visitKey = this.safety.visit()?.id ?? "";
+    if (visitKey !== this.visitKey) {
+      if (this.visitKey !== "") this.actuators.visitEnded(now);
+      this.visitKey = visitKey;
+      this.visitChanged = true;
+      // A visit decides which stations may start.
+      this.allStationsDirty = true;
+    }
+    this.actuators.observe(holds, now);
+    if (now - this.lastNotNormalAt >= NOT_NORMAL_EVERY_MS) {
+      this.lastNotNormalAt = now;
+      let notNormal = false;
+      for (const i of this.safety.interlocks()) {
+        if (i.status === "normal") continue;
+        this.dirtyInterlocks.add(i.id);
+        notNormal = true;
+      }
+      if (notNormal) this.allStationsDirty = true;
+    }
+  }
+
+  private stationsDirty(): boolean {
+    return this.allStationsDirty || this.dirtyStations.size > 0;
+  }
+
+  /** Builds the frame of what changed since the last tick, or null if nothing did. */
+  private buildFrame(): LiveFrame | null {
+    const actuatorsChanged = this.actuators.hasChanges();
+    if (this.dirtyValues.size === 0 && this.dirtyDevices.size === 0 && this.dirtyInterlocks.size === 0 && this.dirtyAlarms.size === 0 && !this.stationsDirty() && !this.holdsChanged && !this.visitChanged && !actuatorsChanged) return null;
     const t = this.ctx.clock.now();
     const values: LiveValue[] = [];
     for (const [deviceId, channels] of this.dirtyValues) {
@@ -213,9 +286,13 @@ export class LiveStream {
     }
     const interlocks = [...this.dirtyInterlocks].map((id) => this.safety.interlock(id)).filter((v): v is InterlockView => v !== undefined);
     const alarms = [...this.dirtyAlarms].map((key) => this.safety.alarm(key)).filter((a): a is Alarm => a !== undefined);
-    const stations = [...this.dirtyStations].map((id) => this.safety.station(id)).filter((v): v is StationView => v !== undefined);
+    const stations = this.allStationsDirty ? this.safety.stations() : [...this.dirtyStations].map((id) => this.safety.station(id)).filter((v): v is StationView => v !== undefined);
+    const holds = this.holdsChanged ? { holds: this.holds } : {};
+    const visit = this.visitChanged ? { visit: this.safety.visit() } : {};
+    const { changed, gone } = actuatorsChanged ? this.actuators.changes() : { changed: [], gone: [] };
+    const actuators = { ...(changed.length > 0 ? { actuators: changed } : {}), ...(gone.length > 0 ? { actuatorsGone: gone } : {}) };
     this.clearDirty();
-    return { t, n: ++this.frameNo, values, devices, interlocks, alarms, stations, ...(holdsChanged ? { holds } : {}), ...(visitChanged ? { visit } : {}) };
+    return { t, n: ++this.frameNo, values, devices, interlocks, alarms, stations, ...holds, ...actuators, ...visit };
   }
 
   private clearDirty(): void {
@@ -225,6 +302,9 @@ export class LiveStream {
     this.dirtyInterlocks.clear();
     this.dirtyAlarms.clear();
     this.dirtyStations.clear();
+    this.allStationsDirty = false;
+    this.holdsChanged = false;
+    this.visitChanged = false;
   }
 
   /**
@@ -235,12 +315,13 @@ export class LiveStream {
    */
   private waitForMoreValues(): boolean {
     if (this.dirtyValueCount === 0) return false;
-    if (this.dirtyDevices.size > 0 || this.dirtyInterlocks.size > 0 || this.dirtyAlarms.size > 0 || this.dirtyStations.size > 0) return false;
+    if (this.dirtyDevices.size > 0 || this.dirtyInterlocks.size > 0 || this.dirtyAlarms.size > 0 || this.stationsDirty() || this.holdsChanged || this.visitChanged || this.actuators.hasChanges()) return false;
     const sinceMs = this.ctx.clock.now() - this.lastFrameAt;
     return sinceMs < 1000 && sinceMs < (this.dirtyValueCount * 1000) / this.options.maxValuesPerS;
   }
 
   private tick(): void {
+    this.observeSafety();
     const io = this.io;
     if (io === null) return;
     if (io.engine.clientsCount === 0) {

@@ -102,6 +102,11 @@ export const SafetyConfig = z
      * whose device is offline or stale, holds the emergency stop: a lost button is a pressed one.
      */
     estopButtons: z.array(ChannelRef).default([]),
+    /**
+     * The on-screen e-stop without a login from the hub's own machine (a browser on the hub: the
+     * demo's console). Other screens need a login or registration as a terminal by a technician.
+     */
+    estopFromHubMachine: z.boolean().default(true),
   })
   .strict();
 export type SafetyConfig = z.infer<typeof SafetyConfig>;

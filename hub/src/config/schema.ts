@@ -221,8 +221,20 @@ const RobotFirmataDevice = z
     kind: z.literal("robot-firmata"),
     id: deviceId,
     name: z.string().min(1).max(80),
-    /** `serial:///dev/ttyACM0?baud=57600` (StandardFirmata's rate); `sim://` in the demo. */
+    /**
+     * Where the board is. StandardFirmata on USB: `serial:///dev/ttyACM0`, better a stable
+     * `serial:///dev/serial/by-id/usb-…-if00` or `serial://?vid=2341&pid=0043&serial=…` (looked up
+     * on every connect, so a replugged Uno that comes back as another ttyACM is found again); 57600
+     * baud unless `?baud=` says otherwise. StandardFirmataWiFi on an ESP32 or ESP8266:
+     * `tcp://host:3030` (3030 when no port is given). `sim://` in the demo.
+     */
     url: z.string().min(1).max(300),
+    /**
+     * From opening the link to the Firmata handshake's end; past it the attempt fails, says what
+     * that usually means, and is retried. A Uno resets when its port opens and StandardFirmata
+     * answers only after 2.2-2.5 s (bootloader, then it blinks its version): keep a margin (ms).
+     */
+    handshakeTimeoutMs: z.number().int().min(1000).max(120_000).default(10_000),
     simulated: z.boolean().default(false),
     servos: z
       .array(z.object({ pin: z.number().int().min(2).max(53), minDeg: z.number().min(0).max(180), maxDeg: z.number().min(0).max(180), homeDeg: z.number().min(0).max(180) }).strict())
@@ -275,7 +287,7 @@ export const HubConfig = z
     devices: z.array(DeviceConfig).default([]),
     /** The hub's interlocks: a secondary, fail-safe layer behind hardwired e-stops and device firmware. */
     interlocks: z.array(InterlockRule).default([]),
-    safety: SafetyConfig.default({ estopResetRoles: ["instructor", "technician"], estopButtons: [] }),
+    safety: SafetyConfig.default({ estopResetRoles: ["instructor", "technician"], estopButtons: [], estopFromHubMachine: true }),
     /** Who may log in (instructors with a PIN, technicians with a password); nobody by default. */
     users: UsersConfig,
     sessions: SessionsConfig,

@@ -87,8 +87,11 @@ export type UsersConfig = z.infer<typeof UsersConfig>;
  */
 export const SessionsConfig = z
   .object({
-    /** An instructor's login ends this long after it began, used or not (minutes). */
-    instructorMinutes: z.number().int().min(1).max(720).default(120),
+    /**
+     * An instructor's login ends this long after it began, used or not (minutes). The default
+     * outlasts the longest visit (480 min) on a school day; the console warns before it ends.
+     */
+    instructorMinutes: z.number().int().min(1).max(720).default(540),
     /** A technician's login ends this long after it began (minutes). */
     technicianMinutes: z.number().int().min(1).max(1440).default(480),
     /** Wrong logins from one address that cost it no wait: typos. */
@@ -104,7 +107,7 @@ export const SessionsConfig = z
   })
   .strict()
   .refine((s) => s.backoffSeconds <= s.maxBackoffSeconds, { path: ["backoffSeconds"], message: "must not be longer than maxBackoffSeconds" })
-  .default({ instructorMinutes: 120, technicianMinutes: 480, freeFailures: 3, backoffSeconds: 2, maxBackoffSeconds: 900, guessBudget: 20, failureMemoryHours: 12 });
+  .default({ instructorMinutes: 540, technicianMinutes: 480, freeFailures: 3, backoffSeconds: 2, maxBackoffSeconds: 900, guessBudget: 20, failureMemoryHours: 12 });
 export type SessionsConfig = z.infer<typeof SessionsConfig>;
 
 /** Shorter PINs are accepted (existing configs keep working) but check-config warns about them. */

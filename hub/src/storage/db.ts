@@ -150,6 +150,24 @@ export const MIGRATIONS: readonly Migration[] = [
         CREATE INDEX station_jobs_station_started ON station_jobs (station, started_at);
       `),
   },
+  {
+    version: 7,
+    name: "e-stop terminals",
+    up: (db) =>
+      db.exec(`
+        -- Screens registered by a technician whose on-screen e-stop works without a login.
+        -- token_hash: SHA-256 of a 32-byte random token (the token itself is shown once, never stored).
+        CREATE TABLE estop_terminals (
+          id TEXT PRIMARY KEY,
+          name TEXT NOT NULL,
+          token_hash TEXT NOT NULL UNIQUE,
+          created_at INTEGER NOT NULL,
+          created_by TEXT NOT NULL,
+          last_used_at INTEGER,
+          revoked_at INTEGER
+        );
+      `),
+  },
 ];
 
 /**

@@ -1,6 +1,6 @@
 /**
- * One actuator on the instructor's screen: its name, what the hub is doing with it as far as the
- * record shows, a reading that shows it at work, why it may not start (each blocking interlock's
+ * One actuator on the instructor's screen: its name, what the hub is doing with it (from the live
+ * stream), a reading that shows it at work, why it may not start (each blocking interlock's
  * reason), and Start (hold-to-confirm for a heater) and Stop, with the hub's reply underneath.
  */
 import type { LiveStore } from "../../core/live-store.ts";
@@ -11,10 +11,9 @@ import { icon } from "../../components/icons.ts";
 import { resultLine } from "../../components/notice.ts";
 import { runCommand } from "../../core/commands.ts";
 import { h, replaceIfChanged, setText } from "../../core/dom.ts";
-import { clock, valueWithUnit } from "../../core/format.ts";
-import { session } from "../../core/session.ts";
+import { valueWithUnit } from "../../core/format.ts";
 import { nameOf, t } from "../../i18n/index.ts";
-import type { ActuatorStatus, LastCommand } from "./actuator-state.ts";
+import type { ActuatorStatus } from "./actuator-state.ts";
 import type { ActuatorItem } from "./stations.ts";
 
 export interface ActuatorRow {
@@ -22,7 +21,7 @@ export interface ActuatorRow {
   update(status: ActuatorStatus): void;
 }
 
-export function actuatorRow(live: LiveStore, item: ActuatorItem, onReply: (ref: string, cmd: LastCommand) => void): ActuatorRow {
+export function actuatorRow(live: LiveStore, item: ActuatorItem): ActuatorRow {
   const ref = `${item.device}.${item.actuator}`;
   const result = resultLine();
   let busy = false;
@@ -35,13 +34,6 @@ export function actuatorRow(live: LiveStore, item: ActuatorItem, onReply: (ref: 
     const reply: Reply<unknown> = await runCommand(live, `actuator.${action}`, params);
     busy = false;
     result.show(reply, action === "start" ? t("actuator.started") : t("actuator.stopped"));
-    onReply(ref, {
-      action,
-      at: live.now(),
-      by: session()?.name ?? "?",
-      result: reply.ok ? "ok" : reply.code === "TRANSPORT_FAILED" || reply.code.startsWith("DEVICE_") ? "failed" : "refused",
-      reason: reply.ok ? null : (result.el.querySelector(".result-text")?.textContent ?? reply.message),
-    });
     sync();
   };
 
@@ -87,12 +79,7 @@ export function actuatorRow(live: LiveStore, item: ActuatorItem, onReply: (ref: 
       el.dataset.status = s.status;
       el.dataset.blocked = String(s.blocked.length > 0);
       setText(chip, t(`hold.status.${s.status}`));
-      const last = s.last;
-      const lastText =
-        last === null
-          ? t("actuator.noCommand")
-          : `${t(last.action === "start" ? "actuator.lastStart" : "actuator.lastStop", { by: last.by, time: clock(last.at) })}${last.result !== "ok" ? ` · ${t("actuator.wasRefused")}${last.reason ? `: ${last.reason}` : ""}` : ""}${s.droppedBy ? ` · ${t("actuator.droppedBy", { why: s.droppedBy })}` : ""}`;
-      setText(lastLine, lastText);
+      setText(lastLine, s.last);
       if (item.evidence !== null) {
         const ch = live.channel(item.evidence.device, item.evidence.channel);
         setText(evidence, `${t("actuator.reading")}: ${nameOf(`${item.evidence.device}.${item.evidence.channel}`, ch?.label)} ${valueWithUnit(ch?.value ?? null, ch?.unit ?? "")}`);

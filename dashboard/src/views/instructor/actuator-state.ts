@@ -1,40 +1,21 @@
 /**
- * What the screen can say about an actuator. The hub does not (yet) publish which actuators it
- * holds, and the device's actual state is not in its telemetry, so this is worked out from what is
- * on record: the last start or stop (the audit log, and this screen's own replies), and the trips
- * and emergency stops since, which make the hub let go of a hold. Interlocks that are not normal
- * and forbid the actuator block a start; their reasons are shown.
+ * What the screen says about an actuator, from the hub's own account of it in the live stream:
+ * whether the hub holds it, the last start or stop staff asked for (who, when, the hub's answer),
+ * and why the hub let go of it if nobody stopped it. Interlocks that are not normal and forbid the
+ * actuator block a start; their reasons are shown. Nothing here reads the audit log: its newest
+ * rows are whatever was done last, anywhere, by anyone.
  */
-import type { InterlockView } from "../../core/live-store.ts";
+import type { ActuatorView, InterlockView } from "../../core/live-store.ts";
+import { refusalText } from "../../components/notice.ts";
+import { clock } from "../../core/format.ts";
 import { t, tx } from "../../i18n/index.ts";
 
-export interface AuditRecord {
-  seq: number;
-  at: number;
-  actor: { name: string; role: string };
-  action: string;
-  target: string;
-  result: "ok" | "refused" | "failed";
-  reason?: string;
-  details?: Record<string, unknown>;
-}
-
-export interface LastCommand {
-  action: "start" | "stop";
-  at: number;
-  by: string;
-  result: "ok" | "refused" | "failed";
-  /** Shown as is: the bilingual reason already picked for the screen, or the hub's message. */
-  reason: string | null;
-}
-
-export type HoldStatus = "held" | "stopped" | "dropped" | "refused" | "unknown";
+export type HoldStatus = "held" | "pending" | "stopped" | "dropped" | "refused" | "off";
 
 export interface ActuatorStatus {
   status: HoldStatus;
-  last: LastCommand | null;
-  /** Why the hub let go of it (a trip or the emergency stop after the start). */
-  droppedBy: string | null;
+  /** One line: the last start or stop and its answer, then what happened since. */
+  last: string;
   /** The reasons a start is forbidden now; empty: it may start. */
   blocked: string[];
 }
@@ -50,44 +31,32 @@ export function blockText(il: InterlockView): string {
   return il.cause ? `${tx(il.reason)} (${tx(il.cause.detail)})` : tx(il.reason);
 }
 
-/** The newest start/stop per target from audit records (newest first). */
-export function lastCommandsFromAudit(records: readonly AuditRecord[]): Map<string, LastCommand> {
-  const out = new Map<string, LastCommand>();
-  for (const r of records) {
-    if (r.action !== "actuator.start" && r.action !== "actuator.stop") continue;
-    if (out.has(r.target)) continue;
-    out.set(r.target, { action: r.action === "actuator.start" ? "start" : "stop", at: r.at, by: r.actor.name, result: r.result, reason: r.reason ?? null });
-  }
-  return out;
-}
-
-/**
- * Whether something after `since` made the hub drop its holds on `ref`: an interlock forbidding it
- * tripped, or an emergency stop (from a screen, or a button through the estop interlock).
- */
-export function droppedSince(ref: string, since: number, records: readonly AuditRecord[], interlocks: readonly InterlockView[]): string | null {
-  const byId = new Map(interlocks.map((il) => [il.id, il]));
-  for (const r of records) {
-    if (r.at < since) break;
-    if (r.result !== "ok") continue;
-    if (r.action === "estop.trigger") return t("block.estopBy", { name: r.actor.name });
-    if (r.action === "interlock.tripped") {
-      const il = byId.get(r.target);
-      if (il !== undefined && (il.forbids.includes(ref) || il.forbids.includes("*"))) return tx(il.name);
-    }
-  }
-  // A trip still standing that began after the start says the same, even if the log page missed it.
-  for (const il of blockers(ref, interlocks)) {
-    if (il.trippedAt !== null && il.trippedAt >= since) return tx(il.name);
-  }
-  return null;
-}
-
-export function actuatorStatus(ref: string, last: LastCommand | null, records: readonly AuditRecord[], interlocks: readonly InterlockView[]): ActuatorStatus {
+export function actuatorStatus(ref: string, view: ActuatorView | undefined, interlocks: readonly InterlockView[]): ActuatorStatus {
   const blocked = blockers(ref, interlocks).map(blockText);
-  if (last === null) return { status: "unknown", last, droppedBy: null, blocked };
-  if (last.result !== "ok") return { status: "refused", last, droppedBy: null, blocked };
-  if (last.action === "stop") return { status: "stopped", last, droppedBy: null, blocked };
-  const droppedBy = droppedSince(ref, last.at, records, interlocks);
-  return { status: droppedBy === null ? "held" : "dropped", last, droppedBy, blocked };
+  if (view === undefined) return { status: "off", last: t("actuator.noCommand"), blocked };
+  const { order, released } = view;
+  const refused = order !== null && (order.result === "refused" || order.result === "failed");
+  // A release after the last order is news; one before it is history the order replaced.
+  const releasedSince = released !== null && (order === null || released.at >= order.at) ? released : null;
+  const status: HoldStatus =
+    view.state === "held" || view.state === "pending"
+      ? view.state
+      : refused && releasedSince === null
+        ? "refused"
+        : view.state === "released"
+          ? "dropped"
+          : order?.command === "actuator.stop"
+            ? "stopped"
+            : "off";
+  const parts: string[] = [];
+  if (order === null) {
+    parts.push(view.state === "off" ? t("actuator.noCommand") : t("actuator.fromConfig"));
+  } else {
+    const by = { by: order.by, time: clock(order.at) };
+    parts.push(order.command === "actuator.stop" ? t("actuator.lastStop", by) : t("actuator.lastStart", by));
+    if (refused) parts.push(`${t("actuator.wasRefused")}: ${refusalText({ code: order.code ?? "", message: order.message ?? "", reason: order.reason ?? undefined })}`);
+  }
+  if (releasedSince !== null && view.state === "released") parts.push(t("actuator.droppedBy", { why: tx(releasedSince.why) }));
+  if (view.error !== null) parts.push(t("actuator.refreshFailed", { error: view.error }));
+  return { status, last: parts.join(" · "), blocked };
 }

@@ -5,32 +5,14 @@
  * same words (state, program, progress, startable), so one card serves every program station and
  * a kind this dashboard has not seen before is still shown and operable rather than left out.
  */
-import type { LiveStore, StationView } from "../../core/live-store.ts";
+import type { ActuatorView, LiveStore, StationView } from "../../core/live-store.ts";
 import type { IconName } from "../../components/icons.ts";
 import { nameOf, t } from "../../i18n/index.ts";
-
-export interface ActuatorSpec {
-  safe: number;
-  leaseMs: number;
-  min?: number;
-  max?: number;
-  label?: string;
-}
-
-/** What /api/devices says about a device (the parts the station needs). */
-export interface DeviceInfo {
-  id: string;
-  name: string;
-  state: string;
-  stateReason: string;
-  simulated: boolean;
-  actuators: Record<string, ActuatorSpec>;
-}
 
 export interface ActuatorItem {
   device: string;
   actuator: string;
-  spec: ActuatorSpec;
+  spec: ActuatorView["spec"];
   /** A reading that shows what the actuator does (not its state: that is not measured). */
   evidence: { device: string; channel: string } | null;
   /** Starting it is dangerous enough to ask for a hold (a heater). */
@@ -73,34 +55,29 @@ const HOLD_TO_START = /heater/i;
 
 export const KIND_ICON: Record<string, IconName> = { "tiny-house": "house", printer: "printer", robot: "robot" };
 
-/** The stations on screen: the Tiny House from the devices with actuators, plus what the hub lists. */
-export function stationsFrom(live: LiveStore, devices: readonly DeviceInfo[]): Station[] {
+/** The stations on screen: the Tiny House from the actuators the hub lists, grouped per device, plus its stations. */
+export function stationsFrom(live: LiveStore): Station[] {
   const listed: readonly StationView[] = live.stations();
-  const withActuators = devices.filter((d) => Object.keys(d.actuators).length > 0);
+  const groups = new Map<string, ActuatorItem[]>();
+  for (const a of live.actuators()) {
+    let items = groups.get(a.device);
+    if (items === undefined) {
+      items = [];
+      groups.set(a.device, items);
+    }
+    items.push({ device: a.device, actuator: a.actuator, spec: a.spec, evidence: EVIDENCE[a.ref] ?? null, holdToStart: HOLD_TO_START.test(a.actuator) });
+  }
+  // In the order the hub lists its devices, not the order frames happened to bring them in.
+  const rank = new Map((live.snapshot?.devices ?? []).map((d, i) => [d.id, i]));
+  const ordered = [...groups].sort(([a], [b]) => (rank.get(a) ?? rank.size) - (rank.get(b) ?? rank.size));
   const stations: Station[] = [];
-  if (withActuators.length > 0) {
-    stations.push({
-      type: "actuators",
-      id: "tiny-house",
-      kind: "tiny-house",
-      name: t("station.tinyHouse"),
-      icon: "house",
-      groups: withActuators.map((d) => ({
-        device: d.id,
-        items: Object.entries(d.actuators).map(([actuator, spec]) => ({
-          device: d.id,
-          actuator,
-          spec,
-          evidence: EVIDENCE[`${d.id}.${actuator}`] ?? null,
-          holdToStart: HOLD_TO_START.test(actuator),
-        })),
-      })),
-    });
+  if (ordered.length > 0) {
+    stations.push({ type: "actuators", id: "tiny-house", kind: "tiny-house", name: t("station.tinyHouse"), icon: "house", groups: ordered.map(([device, items]) => ({ device, items })) });
   }
   for (const s of listed) stations.push({ type: "program", id: s.id, kind: s.kind, name: s.name, icon: KIND_ICON[s.kind] ?? "cpu" });
   return stations;
 }
 
-export function deviceTitle(d: DeviceInfo | undefined, id: string): string {
-  return nameOf(id, d?.name);
+export function deviceTitle(live: LiveStore, id: string): string {
+  return nameOf(id, live.device(id)?.name);
 }

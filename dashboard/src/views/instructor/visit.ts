@@ -2,8 +2,8 @@
  * A class visit (when the hub offers `visit.start`): the instructor opens it with a label (never
  * children's names), the stations this class may use and how long; robots start only during a
  * visit open to them, and ending it stops every station and returns what was started to safe.
- * The card learns the running visit from the hub (`GET /api/visit`, fetched by the console) and
- * from its own replies: never from the audit log, whose newest rows anyone can add to.
+ * The card learns the running visit from the live stream alone (the hub sends it when it starts or
+ * ends, wherever that was done): never from the audit log, whose newest rows anyone can add to.
  */
 import { holdButton } from "../../components/hold-button.ts";
 import { icon } from "../../components/icons.ts";
@@ -11,22 +11,13 @@ import { resultLine } from "../../components/notice.ts";
 import { runCommand } from "../../core/commands.ts";
 import { h, replaceIfChanged, setText } from "../../core/dom.ts";
 import { clock, countdown } from "../../core/format.ts";
-import type { LiveStore } from "../../core/live-store.ts";
+import type { LiveStore, Visit } from "../../core/live-store.ts";
 import { t } from "../../i18n/index.ts";
-
-export interface VisitInfo {
-  label: string;
-  openedBy: string;
-  startedAt: number;
-  endsAt: number;
-  stations: string[];
-}
 
 const DEFAULT_MINUTES = 90;
 
-export function visitCard(live: LiveStore, onChange: () => void): { el: HTMLElement; update(fromHub: VisitInfo | null, fetchedAt: number): void } {
+export function visitCard(live: LiveStore): { el: HTMLElement; update(visit: Visit | null): void } {
   const result = resultLine();
-  let mine: { visit: VisitInfo | null; at: number } | null = null;
 
   const label = h("input", { type: "text", maxlength: 80, placeholder: t("visit.labelPlaceholder"), "data-testid": "visit-label" });
   const minutes = h("select", { "data-testid": "visit-minutes" }, [45, 60, 90, 120, 180].map((m) => h("option", { value: m, ...(m === DEFAULT_MINUTES ? { selected: true } : {}) }, t("visit.minutes", { n: m }))));
@@ -50,8 +41,6 @@ export function visitCard(live: LiveStore, onChange: () => void): { el: HTMLElem
       result.pending(t("visit.ending"));
       const reply = await runCommand(live, "visit.end");
       result.show(reply, t("visit.ended"));
-      if (reply.ok) mine = { visit: null, at: live.now() };
-      onChange();
     },
   });
   const running = h("div", { class: "visit-running", hidden: true }, summary, h("p", { class: "muted" }, t("visit.endExplains")), end.el);
@@ -62,22 +51,16 @@ export function visitCard(live: LiveStore, onChange: () => void): { el: HTMLElem
     const stations = [...stationBoxes.querySelectorAll<HTMLInputElement>("input:checked")].map((i) => i.value);
     start.disabled = true;
     result.pending(t("visit.starting"));
-    void runCommand<VisitInfo>(live, "visit.start", { label: label.value.trim(), stations, minutes: Number(minutes.value) }).then((reply) => {
+    void runCommand<Visit>(live, "visit.start", { label: label.value.trim(), stations, minutes: Number(minutes.value) }).then((reply) => {
       start.disabled = false;
       result.show(reply, t("visit.started"));
-      if (reply.ok) {
-        mine = { visit: reply.result, at: live.now() };
-        label.value = "";
-      }
-      onChange();
+      if (reply.ok) label.value = "";
     });
   });
 
   return {
     el,
-    update(fromHub, fetchedAt) {
-      // This screen's own reply is newer than what the hub said before it.
-      const visit = mine !== null && mine.at >= fetchedAt ? mine.visit : fromHub;
+    update(visit) {
       const active = visit !== null && visit.endsAt > live.now() ? visit : null;
       el.dataset.active = String(active !== null);
       form.hidden = active !== null;

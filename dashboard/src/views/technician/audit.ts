@@ -11,7 +11,7 @@ import { h, setText } from "../../core/dom.ts";
 import { dateTime } from "../../core/format.ts";
 import { token } from "../../core/session.ts";
 import { lang, t } from "../../i18n/index.ts";
-import type { AuditRecord } from "../instructor/actuator-state.ts";
+import type { AuditRecord } from "../../../../hub/src/core/audit.ts";
 import type { Tab } from "./tab.ts";
 
 const PAGE = 100;

@@ -1,17 +1,21 @@
 /**
  * The arm driver against the StandardFirmata simulator over real ptys (socat): johnny-five,
- * firmata-io and serialport exactly as with an Arduino on /dev/ttyACM0. Real time, because the
+ * firmata-io and serialport exactly as with an Arduino on /dev/ttyACM0 (connection.test.ts covers
+ * finding the board, the handshake deadline and TCP). Real time, because the
  * transport and firmata.js's own timers need it; programs are short. Assertions are on what the
  * board received (step sizes, limits, final poses), never on how fast the machine was.
  */
+import { SerialPort } from "serialport";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { systemClock } from "../../core/clock.ts";
 import { HubError } from "../../core/errors.ts";
 import { silentLogger } from "../../core/logger.ts";
 import { OPERATIONAL_MODE, type RobotStatus } from "../../core/robots/driver.ts";
 import { type PtyPair, openPtyPair } from "../../../../simulators/common/pty-pair.ts";
+import { encodeAnalogWrite, encodeServoConfig } from "../../../../simulators/firmata-board/codec.ts";
 import { type FirmataBoardHandle, type ServoWrite, startFirmataBoard } from "../../../../simulators/firmata-board/index.ts";
 import { BOARD_DISCONNECTED, DOOR_OPENED, FirmataArmDriver } from "./driver.ts";
+import { SERVO_PWM_RANGE_US, servoPulseUs } from "./five.ts";
 import type { ArmServoConfig, FirmataArmOptions } from "./options.ts";
 
 const SERVOS: ArmServoConfig[] = [
@@ -40,6 +44,8 @@ interface Rig {
   sim: FirmataBoardHandle;
   arm: FirmataArmDriver;
   writes: ServoWrite[];
+  /** Per pin, the angle of the first pulse after each attach. */
+  firstPulses: Map<number, number[]>;
 }
 /** Everything to take down after each test, registered as soon as it exists. */
 const cleanups: Array<() => Promise<void>> = [];
@@ -52,6 +58,8 @@ async function rig(opts: { door?: boolean; killSocatOnUnplug?: boolean; arm?: Pa
   cleanups.push(() => sim.stop());
   const writes: ServoWrite[] = [];
   sim.events.on("servo", (w) => writes.push(w));
+  const firstPulses = new Map<number, number[]>();
+  sim.events.on("firstPulse", (p) => firstPulses.set(p.pin, [...(firstPulses.get(p.pin) ?? []), p.targetDeg]));
   const arm = new FirmataArmDriver(
     {
       url: `serial://${pty.hubPath}?baud=57600`,
@@ -68,10 +76,11 @@ async function rig(opts: { door?: boolean; killSocatOnUnplug?: boolean; arm?: Pa
     { clock: systemClock, logger: silentLogger },
   );
   cleanups.push(() => arm.close());
-  return { pty, sim, arm, writes };
+  return { pty, sim, arm, writes, firstPulses };
 }
 
 afterEach(async () => {
+  vi.restoreAllMocks();
   // Last in, first out: the driver, then the board, then socat, each even if another failed.
   const failures: unknown[] = [];
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch((e: unknown) => failures.push(e));
@@ -109,12 +118,14 @@ describe("FirmataArmDriver over a pty with the StandardFirmata simulator", () =>
   ])("becomes ready: %s", async (how, eagerHandshake) => {
     const { arm, writes } = await rig({ arm: { eagerHandshake } });
     expect(arm.status.connected).toBe(false);
+    expect(arm.firmware()).toBeNull();
     arm.connect();
     const s = await until(arm, (x) => x.connected && x.doorClosed, "ready");
     // A figure, not an assertion: without the eager query it is about 1010 ms when the flush on
     // open swallowed the simulator's boot banner, and a few ms when the banner came after it.
     console.log(`firmata handshake, ${how}: ${arm.stats.lastHandshakeMs} ms`);
     expect(arm.stats.firmware).toBe("StandardFirmata.ino 2.5");
+    expect(arm.firmware()).toBe("StandardFirmata.ino 2.5"); // the device's firmware, as the board names itself
     expect(arm.stats).toMatchObject({ connects: 1, failedAttempts: 0 });
     expect(s).toMatchObject({ mode: OPERATIONAL_MODE.AUTOMATIC, emergencyStop: false, protectiveStop: false, programState: "idle", axesDeg: [] });
     expect(arm.programs()).toEqual(["pick", "slow"]);
@@ -122,7 +133,7 @@ describe("FirmataArmDriver over a pty with the StandardFirmata simulator", () =>
   });
 
   it("runs a program: the servos follow the waypoints, clamped to the limits, never faster than the limit", async () => {
-    const { arm, sim, writes } = await rig();
+    const { arm, sim, writes, firstPulses } = await rig();
     arm.connect();
     await until(arm, (s) => s.connected && s.doorClosed, "ready");
     await arm.run("pick");
@@ -131,11 +142,14 @@ describe("FirmataArmDriver over a pty with the StandardFirmata simulator", () =>
     // "done" is ours; the last step may still be on its way through the pty.
     await vi.waitFor(() => near(sim.servoAngles()[6], 30), { timeout: 2000 });
 
-    // Homing: attach (the library's 1500 us = 90 deg), then one jump to home, then the program.
+    // Homing: attach (the library's 1500 us = 90 deg) with the write to home in the same burst, so
+    // the first pulse the servo gets is home (no lurch to 90 first), then the program.
     for (const [i, s] of SERVOS.entries()) {
       const own = writes.filter((w) => w.pin === s.pin);
       expect(own[0]?.kind).toBe("attach");
       near(own[1]?.targetDeg, s.homeDeg);
+      expect(firstPulses.get(s.pin)).toHaveLength(1);
+      near(firstPulses.get(s.pin)?.[0], s.homeDeg);
       const targets = writesTo(writes, s.pin);
       const final = [160, 60, 30, 60, 90][i] ?? NaN; // waypoint 2 clamped
       near(targets.at(-1), final);
@@ -162,6 +176,24 @@ describe("FirmataArmDriver over a pty with the StandardFirmata simulator", () =>
     expect(Math.abs((joint0[0] ?? NaN) - 160)).toBeLessThanOrEqual(9 + PULSE_DEG);
   });
 
+  it("attaches every servo at its home angle: the attach and the home write leave in one write, so the first pulse is home", async () => {
+    const { pty, arm, firstPulses } = await rig();
+    const portWrites = vi.spyOn(SerialPort.prototype, "write");
+    arm.connect();
+    await until(arm, (s) => s.connected && s.doorClosed, "ready");
+    await arm.run("pick");
+    // What the hub put on the wire, write by write (the simulator's own port writes too: filtered out).
+    const hubWrites = portWrites.mock.calls.flatMap(([data], i) => ((portWrites.mock.contexts[i] as SerialPort).path === pty.hubPath && Buffer.isBuffer(data) ? [data] : []));
+    for (const s of SERVOS) {
+      const attachAtHome = Buffer.concat([encodeServoConfig(s.pin, ...SERVO_PWM_RANGE_US), encodeAnalogWrite(s.pin, servoPulseUs(s.homeDeg))]);
+      expect(hubWrites.filter((w) => w.includes(attachAtHome))).toHaveLength(1);
+    }
+    // All of them in one burst: StandardFirmata handles it before the Servo ISR's first frame.
+    expect(hubWrites.filter((w) => w.includes(Buffer.from([0xf0, 0x70])))).toHaveLength(1);
+    await vi.waitFor(() => expect(firstPulses.size).toBe(SERVOS.length), { timeout: 2000 });
+    for (const s of SERVOS) near(firstPulses.get(s.pin)?.[0], s.homeDeg);
+  });
+
   it("stop mid-program holds the pose: no more writes, the status shows where it stopped", async () => {
     const { arm, sim, writes } = await rig();
     arm.connect();
@@ -182,7 +214,7 @@ describe("FirmataArmDriver over a pty with the StandardFirmata simulator", () =>
   });
 
   it("an unplug mid-program is an error 'board disconnected'; after the replug it reconnects and re-homes", async () => {
-    const { arm, sim, writes } = await rig();
+    const { arm, sim, writes, firstPulses } = await rig();
     arm.connect();
     await until(arm, (s) => s.connected && s.doorClosed, "ready");
     await arm.run("slow");
@@ -208,6 +240,11 @@ describe("FirmataArmDriver over a pty with the StandardFirmata simulator", () =>
     // The board rebooted: the servos were attached again and homed before the program.
     const again = writes.slice(afterUnplug);
     expect(again.filter((w) => w.kind === "attach").map((w) => w.pin)).toEqual(PINS);
+    // ... and after the reboot too, each servo's first pulse was home.
+    for (const s of SERVOS) {
+      expect(firstPulses.get(s.pin)).toHaveLength(2);
+      near(firstPulses.get(s.pin)?.[1], s.homeDeg);
+    }
     near(sim.servoAngles()[3], 160);
   });
 

@@ -1,12 +1,14 @@
 /**
- * A servo robot arm on an Arduino running StandardFirmata, as a `RobotDriver`: johnny-five over
- * firmata-io over serialport (five.ts). The board only sets pulse widths; every motion is the hub
- * sending one small step after another (motion.ts), so motion stops when the hub stops sending.
+ * A servo robot arm on an Arduino running StandardFirmata (or an ESP32/ESP8266 running
+ * StandardFirmataWiFi), as a `RobotDriver`: johnny-five over firmata-io over a serial port or a TCP
+ * socket (five.ts). The board only sets pulse widths; every motion is the hub sending one small
+ * step after another (motion.ts), so motion stops when the hub stops sending.
  *
  * - Connecting moves nothing. The servos are attached at the first `run` after each connection,
- *   and attaching makes them jump to the library's pulse (StandardFirmata cannot say where a horn
- *   is), so the first thing sent is the home pose, then a settle wait, then the program.
- * - The board disappearing (the port closes, or three version queries go unanswered) stops a
+ *   each with its home angle written in the same burst as its attach, so the first pulse a servo
+ *   gets is home (StandardFirmata cannot say where a horn is: the arm moves to home at the servos'
+ *   own speed), then a settle wait, then the program.
+ * - The board disappearing (the link closes, or three version queries go unanswered) stops a
  *   running program and reports it as error "board disconnected"; the driver reconnects with backoff.
  * - The door switch opening during a program stops it as an error; a start with the door open is
  *   refused. (The state machine checks the door too; this is the second check, in the one place
@@ -17,7 +19,6 @@ import type { Clock, Timer } from "../../core/clock.ts";
 import { HubError } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import { OPERATIONAL_MODE, type RobotDriver, type RobotStatus } from "../../core/robots/driver.ts";
-import { findUsbPort } from "../../transports/byte-link.ts";
 import { type FirmataBoardSession, type ServoOutput, openFirmataBoard } from "./five.ts";
 import { MotionPlan } from "./motion.ts";
 import { type FirmataArmOptions, type ResolvedArmOptions, resolveArmOptions } from "./options.ts";
@@ -34,7 +35,7 @@ export interface FirmataArmStats {
   connects: number;
   disconnects: number;
   failedAttempts: number;
-  /** From the start of the last successful attempt (port opening) to Firmata "ready", in ms. */
+  /** From the start of the last successful attempt (opening the link) to Firmata "ready", in ms. */
   lastHandshakeMs: number | null;
   lastError: string | null;
   /** As the board reports it, e.g. "StandardFirmata.ino 2.5". */
@@ -90,6 +91,11 @@ export class FirmataArmDriver implements RobotDriver {
 
   get status(): RobotStatus {
     return this.current;
+  }
+
+  /** The firmware as the board last named itself ("StandardFirmata.ino 2.5"); null before the first handshake. */
+  firmware(): string | null {
+    return this.stats.firmware;
   }
 
   onStatus(fn: (status: RobotStatus) => void): void {
@@ -165,11 +171,11 @@ export class FirmataArmDriver implements RobotDriver {
     let settleMs = 0;
     let start = this.pose;
     if (this.outputs === null || start === null) {
-      // Attaching starts the pulses at once; the board cannot tell where the horns are, so the
-      // first command is a jump to home, at the servos' own speed, and then we wait for it.
+      // Each servo is attached with home as its first pulse; the board cannot tell where the
+      // horns are, so that is a move to home at the servos' own speed, and then we wait for it.
       const home = this.o.servos.map((s) => s.homeDeg);
-      const outputs = this.o.servos.map((s) => session.attachServo(s.pin, [s.minDeg, s.maxDeg]));
-      outputs.forEach((out, i) => out.to(home[i] ?? 90));
+      const outputs: ServoOutput[] = [];
+      session.burst(() => this.o.servos.forEach((s) => outputs.push(session.attachServo(s.pin, [s.minDeg, s.maxDeg], s.homeDeg))));
       this.outputs = outputs;
       start = home;
       this.pose = home;
@@ -188,10 +194,12 @@ export class FirmataArmDriver implements RobotDriver {
 
   private tick(running: Running): void {
     const outputs = this.outputs;
-    if (this.running !== running || outputs === null) return;
+    const session = this.session;
+    if (this.running !== running || outputs === null || session === null) return;
     const step = running.plan.next();
     if (step === null) return this.endProgram("done");
-    step.poseDeg.forEach((deg, i) => outputs[i]?.to(deg));
+    // One burst per step: the board takes every joint's new pulse in the same pass of its loop.
+    session.burst(() => step.poseDeg.forEach((deg, i) => outputs[i]?.to(deg)));
     this.pose = step.poseDeg;
     if (running.plan.done) {
       this.log.info({ program: running.name }, "firmata arm: program done");
@@ -219,9 +227,14 @@ export class FirmataArmDriver implements RobotDriver {
     // A measurement of real I/O, not a timer: wall time whatever clock the hub was given.
     const startedAt = performance.now();
     try {
-      const link = this.o.link;
-      const path = link.kind === "serial" ? link.path : await findUsbPort(link);
-      const session = await openFirmataBoard({ path, baud: link.baud, reportVersionTimeoutMs: this.o.reportVersionTimeoutMs, readyTimeoutMs: this.o.readyTimeoutMs, eagerHandshake: this.o.eagerHandshake });
+      // A USB id is looked up again on every attempt: a replugged Uno may come back as another ttyACM.
+      const session = await openFirmataBoard({
+        link: this.o.link,
+        clock: this.ctx.clock,
+        handshakeTimeoutMs: this.o.handshakeTimeoutMs,
+        reportVersionTimeoutMs: this.o.reportVersionTimeoutMs,
+        eagerHandshake: this.o.eagerHandshake,
+      });
       if (generation !== this.generation || !this.wanted) {
         await session.close();
         return;

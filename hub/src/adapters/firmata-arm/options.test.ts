@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { DeviceConfig } from "../../config/schema.ts";
 import { HubError } from "../../core/errors.ts";
-import { type FirmataArmOptions, resolveArmOptions } from "./options.ts";
+import { ARM_DEFAULTS, type FirmataArmOptions, resolveArmOptions } from "./options.ts";
 
 const base: FirmataArmOptions = {
   url: "serial:///dev/ttyACM0",
@@ -30,10 +31,27 @@ describe("resolveArmOptions", () => {
     expect(o.doorPin).toBe(2);
     expect(resolveArmOptions({ ...base, url: "serial:///dev/ttyUSB0?baud=115200", stepMs: 20 })).toMatchObject({ link: { baud: 115200 }, stepMs: 20 });
     expect(resolveArmOptions({ ...base, doorPin: undefined }).doorPin).toBeNull();
+    expect(o.handshakeTimeoutMs).toBe(10_000);
+  });
+
+  it.each([
+    ["a USB id, looked up on every connect", "serial://?vid=2341&pid=0043&serial=85736323838351F0E1E1", { kind: "serial-usb", vendorId: "2341", productId: "0043", serialNumber: "85736323838351F0E1E1", baud: 57600 }],
+    ["a /dev/serial/by-id link", "serial:///dev/serial/by-id/usb-Arduino__www.arduino.cc__0043_85736323838351F0E1E1-if00", { kind: "serial", path: "/dev/serial/by-id/usb-Arduino__www.arduino.cc__0043_85736323838351F0E1E1-if00", baud: 57600 }],
+    ["StandardFirmataWiFi over TCP", "tcp://192.168.4.20:3030", { kind: "tcp", host: "192.168.4.20", port: 3030 }],
+    ["StandardFirmataWiFi's port 3030 when none is given", "tcp://esp-arm.local", { kind: "tcp", host: "esp-arm.local", port: 3030 }],
+  ])("addresses a board by %s", (_name, url, link) => {
+    expect(resolveArmOptions({ ...base, url }).link).toEqual(link);
+  });
+
+  it("has the config schema's handshake default", () => {
+    const device = DeviceConfig.parse({ kind: "robot-firmata", id: "arm", name: "Arm", url: "tcp://esp-arm.local", servos: base.servos, programs: base.programs });
+    expect(device.kind === "robot-firmata" && device.handshakeTimeoutMs).toBe(ARM_DEFAULTS.handshakeTimeoutMs);
   });
 
   const cases: Array<[string, Partial<FirmataArmOptions>, RegExp]> = [
-    ["a tcp url", { url: "tcp://127.0.0.1:5000" }, /^url: a Firmata board is on a serial port/],
+    ["an mqtt url", { url: "mqtt://127.0.0.1:1883" }, /^url: "mqtt:\/\/127\.0\.0\.1:1883": unknown transport/],
+    ["half a USB id", { url: "serial://?vid=2341" }, /^url: .*vid and pid must both be given/],
+    ["a handshake shorter than a Uno's boot", { handshakeTimeoutMs: 500 }, /^handshakeTimeoutMs: 500 must be 1000\.\.120000/],
     ["not a url", { url: "ttyACM0" }, /^url: "ttyACM0" is not a transport URL/],
     ["three joints", { servos: base.servos.slice(0, 3) }, /^servos: 3 joints/],
     ["a pin used twice", { servos: [...base.servos.slice(0, 3), { pin: 3, minDeg: 0, maxDeg: 180, homeDeg: 90 }] }, /pin 3 is used twice/],

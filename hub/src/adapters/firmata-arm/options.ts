@@ -25,7 +25,12 @@ export interface ArmWaypoint {
 }
 
 export interface FirmataArmOptions {
-  /** `serial:///dev/ttyACM0?baud=57600` or `serial://?vid=2341&pid=0043`; baud defaults to 57600 here. */
+  /**
+   * Where the board is: `serial:///dev/ttyACM0`, a stable `serial:///dev/serial/by-id/usb-…-if00`,
+   * `serial://?vid=2341&pid=0043&serial=…` (looked up on every connect, so a replugged Uno that
+   * comes back as another ttyACM is found again), baud 57600 unless `?baud=` says otherwise; or
+   * `tcp://host:3030` for StandardFirmataWiFi (port 3030 when none is given).
+   */
   url: string;
   /** 4 to 6 joints. */
   servos: ArmServoConfig[];
@@ -41,8 +46,12 @@ export interface FirmataArmOptions {
   homingSettleMs?: number;
   /** firmata.js `reportVersionTimeout`; default 1000 ms (the library's 5000 ms makes every connect slow). */
   reportVersionTimeoutMs?: number;
-  /** johnny-five's connect timeout (port open to "ready"); default 5000 ms. */
-  readyTimeoutMs?: number;
+  /**
+   * From opening the link to Firmata "ready", past which the attempt fails with a message saying
+   * what that usually means; default 10000 ms. A Uno resets when its port opens and StandardFirmata
+   * answers only after 2.2-2.5 s (bootloader, then it blinks its version).
+   */
+  handshakeTimeoutMs?: number;
   /**
    * Ask for the version as soon as the port is open (default true) rather than wait for the boot
    * banner and, failing that, `reportVersionTimeoutMs` (what firmata.js alone does).
@@ -58,16 +67,16 @@ export interface FirmataArmOptions {
 export type ResolvedArmOptions = Required<Omit<FirmataArmOptions, "doorPin" | "eagerHandshake">> & {
   eagerHandshake: boolean;
   doorPin: number | null;
-  link: Extract<LinkSpec, { kind: "serial" | "serial-usb" }>;
+  link: LinkSpec;
 };
 
-type TimingKey = "stepMs" | "homingSettleMs" | "reportVersionTimeoutMs" | "readyTimeoutMs" | "livenessIntervalMs" | "reconnectMinMs" | "reconnectMaxMs";
+type TimingKey = "stepMs" | "homingSettleMs" | "reportVersionTimeoutMs" | "handshakeTimeoutMs" | "livenessIntervalMs" | "reconnectMinMs" | "reconnectMaxMs";
 
 export const ARM_DEFAULTS: Readonly<Record<TimingKey, number>> = {
   stepMs: 50,
   homingSettleMs: 500,
   reportVersionTimeoutMs: 1000,
-  readyTimeoutMs: 5000,
+  handshakeTimeoutMs: 10_000,
   livenessIntervalMs: 1000,
   reconnectMinMs: 250,
   reconnectMaxMs: 5000,
@@ -75,6 +84,8 @@ export const ARM_DEFAULTS: Readonly<Record<TimingKey, number>> = {
 
 /** StandardFirmata's default baud rate (`Firmata.begin(57600)`). */
 export const FIRMATA_BAUD = 57600;
+/** StandardFirmataWiFi's default TCP port (`SERVER_PORT` in its wifiConfig.h). */
+export const FIRMATA_TCP_PORT = 3030;
 
 const isDigitalPin = (pin: number): boolean => Number.isInteger(pin) && pin >= 2 && pin <= 127;
 const finite = (x: unknown): x is number => typeof x === "number" && Number.isFinite(x);
@@ -83,8 +94,8 @@ export function resolveArmOptions(o: FirmataArmOptions): ResolvedArmOptions {
   const problems: string[] = [];
   let link: ResolvedArmOptions["link"] | null = null;
   try {
-    const spec = parseLinkUrl(o.url);
-    if (spec.kind === "tcp") problems.push(`url: a Firmata board is on a serial port, not ${o.url}`);
+    const spec = parseLinkUrl(withFirmataPort(o.url));
+    if (spec.kind === "tcp") link = spec;
     else link = new URL(o.url).searchParams.has("baud") ? spec : { ...spec, baud: FIRMATA_BAUD };
   } catch (error) {
     problems.push(`url: ${error instanceof Error ? error.message : String(error)}`);
@@ -115,9 +126,22 @@ export function resolveArmOptions(o: FirmataArmOptions): ResolvedArmOptions {
   }
   const timing = { ...ARM_DEFAULTS, ...definedOnly(o) };
   if (!(timing.stepMs >= 10 && timing.stepMs <= 1000)) problems.push(`stepMs: ${timing.stepMs} must be 10..1000`);
+  if (!(timing.handshakeTimeoutMs >= 1000 && timing.handshakeTimeoutMs <= 120_000)) problems.push(`handshakeTimeoutMs: ${timing.handshakeTimeoutMs} must be 1000..120000 (a Uno takes 2.5 s to answer)`);
   if (!(timing.reconnectMinMs > 0 && timing.reconnectMaxMs >= timing.reconnectMinMs)) problems.push("reconnectMinMs/reconnectMaxMs: need 0 < min <= max");
   if (problems.length > 0 || link === null) throw new HubError("CONFIG_INVALID", `firmata arm: ${problems.join("; ")}`, { problems });
   return { ...timing, eagerHandshake: o.eagerHandshake ?? true, url: o.url, servos: o.servos, programs: o.programs, maxSpeedDegS: o.maxSpeedDegS, doorPin: o.doorPin ?? null, link };
+}
+
+/** `tcp://host` means StandardFirmataWiFi's port 3030. */
+function withFirmataPort(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.protocol !== "tcp:" || u.port !== "" || u.hostname === "") return url;
+    u.port = String(FIRMATA_TCP_PORT);
+    return u.href;
+  } catch {
+    return url; // parseLinkUrl says what is wrong with it
+  }
 }
 
 function definedOnly(o: FirmataArmOptions): Partial<Record<TimingKey, number>> {

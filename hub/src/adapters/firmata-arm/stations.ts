@@ -15,7 +15,7 @@ export function buildFirmataRobots(config: Readonly<HubConfig>, w: Omit<RobotWir
     .map((r) => {
       if (r.url.startsWith("sim:")) throw new HubError("CONFIG_INVALID", `devices: robot arm "${r.id}" has url "${r.url}": sim:// is filled in by the demo runner (npm start)`);
       const driver = new FirmataArmDriver(
-        { url: r.url, servos: r.servos, ...(r.doorPin !== undefined ? { doorPin: r.doorPin } : {}), programs: r.programs, maxSpeedDegS: r.maxSpeedDegS },
+        { url: r.url, servos: r.servos, ...(r.doorPin !== undefined ? { doorPin: r.doorPin } : {}), programs: r.programs, maxSpeedDegS: r.maxSpeedDegS, handshakeTimeoutMs: r.handshakeTimeoutMs },
         { clock: w.clock, logger: w.logger.child({ robot: r.id }) },
       );
       return new RobotStation(
@@ -28,7 +28,7 @@ export function buildFirmataRobots(config: Readonly<HubConfig>, w: Omit<RobotWir
           note: { nl: "servo-arm op StandardFirmata: geen hartslag, de hub stuurt elke stap", en: "servo arm on StandardFirmata: no heartbeat, the hub drives every step" },
         },
         driver,
-        { clock: w.clock, pipeline: w.pipeline, changed: () => w.changed(r.id), permissives: () => w.permissives(r.id) },
+        { clock: w.clock, pipeline: w.pipeline, changed: () => w.changed(r.id), permissives: () => w.permissives(r.id), trip: w.trip },
       );
     });
 }

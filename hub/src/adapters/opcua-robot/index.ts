@@ -9,6 +9,7 @@ import type { Logger } from "../../core/logger.ts";
 import type { HubPermissives } from "../../core/robots/demo-machine.ts";
 import { RobotStation } from "../../core/robots/station.ts";
 import type { TelemetryPipeline } from "../../core/telemetry/pipeline.ts";
+import type { Text } from "../../core/types.ts";
 import { OpcuaRobotDriver } from "./driver.ts";
 
 export type RobotOpcuaConfig = Extract<HubConfig["devices"][number], { kind: "robot-opcua" }>;
@@ -20,6 +21,8 @@ export interface RobotWiring {
   pkiFolder: string;
   changed: (id: string) => void;
   permissives: (id: string) => HubPermissives;
+  /** Trips one of a robot station's latched interlocks. */
+  trip: (ruleId: string, detail: Text) => void;
 }
 
 export function buildOpcuaRobots(config: Readonly<HubConfig>, w: RobotWiring): RobotStation[] {
@@ -43,6 +46,7 @@ export function buildOpcuaRobots(config: Readonly<HubConfig>, w: RobotWiring): R
         pipeline: w.pipeline,
         changed: () => w.changed(r.id),
         permissives: () => w.permissives(r.id),
+        trip: w.trip,
       });
     });
 }

@@ -14,7 +14,7 @@ import { createByteLink, parseLinkUrl } from "../../transports/byte-link.ts";
 import { SupervisedLink } from "../../transports/supervised-link.ts";
 import type { JobProgress } from "./job.ts";
 import { MarlinDriver } from "./marlin-driver.ts";
-import { firmwareRuleId, printerRules, thermalRuleId } from "./rules.ts";
+import { faultRuleId, firmwareRuleId, printerFaultRuleIds, printerRules, thermalRuleId } from "./rules.ts";
 import { PrinterStation } from "./station.ts";
 
 export type PrinterDeviceConfig = Extract<HubConfig["devices"][number], { kind: "printer" }>;
@@ -31,19 +31,20 @@ export interface PrinterWiring {
 
 export interface Printers {
   stations: PrinterStation[];
-  rules: EngineRule[];
   catalogues: Map<string, string>;
-  /** Called when a printer's latched trip, or the emergency stop, has been reset: reconnect (reset) the halted printers. */
-  recoverFor(ruleId: string): Promise<void>;
 }
 
 export function printerConfigs(config: Readonly<HubConfig>): PrinterDeviceConfig[] {
   return config.devices.filter((d): d is PrinterDeviceConfig => d.kind === "printer");
 }
 
+/** The interlocks every printer of the config gets (pure: the engine is built from these before any printer). */
+export function printerRulesOf(config: Readonly<HubConfig>): EngineRule[] {
+  return printerConfigs(config).flatMap((p) => printerRules({ id: p.id, name: p.name, door: p.door, resetRoles: p.resetRoles }));
+}
+
 export function buildPrinters(config: Readonly<HubConfig>, w: PrinterWiring): Printers {
   const stations: PrinterStation[] = [];
-  const rules: EngineRule[] = [];
   const catalogues = new Map<string, string>();
   for (const p of printerConfigs(config)) {
     if (p.url.startsWith("sim:")) {
@@ -60,21 +61,12 @@ export function buildPrinters(config: Readonly<HubConfig>, w: PrinterWiring): Pr
         logger,
         pipeline: w.pipeline,
         changed: () => w.changed(p.id),
-        fault: (kind, detail) => w.trip(kind === "firmware" ? firmwareRuleId(p.id) : thermalRuleId(p.id), detail),
+        fault: (kind, detail) => w.trip(kind === "firmware" ? firmwareRuleId(p.id) : kind === "thermal" ? thermalRuleId(p.id) : faultRuleId(p.id), detail),
+        faultRules: printerFaultRuleIds(p.id),
         note: (action, reason) => w.note(p.id, action, reason),
         jobEnded: w.jobEnded,
       }),
     );
-    rules.push(...printerRules({ id: p.id, name: p.name, door: p.door, resetRoles: p.resetRoles }));
   }
-  return {
-    stations,
-    rules,
-    catalogues,
-    async recoverFor(ruleId) {
-      // The emergency stop halted every printer with M112: once it is reset, each is reset too.
-      const which = ruleId === "estop" ? stations : stations.filter((s) => ruleId === firmwareRuleId(s.id) || ruleId === thermalRuleId(s.id));
-      await Promise.allSettled(which.map((s) => s.recover()));
-    },
-  };
+  return { stations, catalogues };
 }

@@ -16,6 +16,15 @@ export interface PrinterRuleInput {
 export const firmwareRuleId = (printer: string) => `${printer}-firmware`;
 export const thermalRuleId = (printer: string) => `${printer}-thermal`;
 export const doorRuleId = (printer: string) => `${printer}-door`;
+export const faultRuleId = (printer: string) => `${printer}-fault`;
+
+/** The latched rules behind a printer's fault: resetting one (or the e-stop) recovers the printer. */
+export const printerFaultRuleIds = (printer: string) => [firmwareRuleId(printer), thermalRuleId(printer), faultRuleId(printer)];
+
+const RECONNECTS: { nl: string; en: string } = {
+  nl: "De hub verbindt opnieuw met de printer, waardoor zijn firmware herstart (verwarming uit, niets beweegt); er start niets. Stopt de printer weer, dan is de oorzaak er nog.",
+  en: "The hub reconnects to the printer, which restarts its firmware (heaters off, nothing moves); nothing starts. If the printer halts again, the cause is still there.",
+};
 
 export function printerRules(p: PrinterRuleInput): EngineRule[] {
   const base = {
@@ -35,6 +44,9 @@ export function printerRules(p: PrinterRuleInput): EngineRule[] {
       kiosk: { nl: "De printer merkte zelf dat er iets mis was en is veilig gestopt.", en: "The printer noticed something was wrong and stopped safely by itself." },
       when: null,
       actions: [{ type: "station", station: p.id, command: "estop" }],
+      // The hub cannot see whether a halted firmware's cause has gone (a thermistor wire fixed):
+      // a reset tries, by restarting the firmware; Marlin halts again if the cause is still there.
+      resetEffect: RECONNECTS,
     },
     {
       ...base,
@@ -44,6 +56,19 @@ export function printerRules(p: PrinterRuleInput): EngineRule[] {
       kiosk: { nl: "De printer werd niet goed warm of te warm. De hub heeft hem meteen uitgezet.", en: "The printer did not heat up properly. The hub switched it off at once." },
       when: null,
       actions: [{ type: "station", station: p.id, command: "estop" }],
+      resetEffect: RECONNECTS,
+    },
+    {
+      ...base,
+      id: faultRuleId(p.id),
+      name: { nl: `${p.name}: verbinding weg tijdens het printen`, en: `${p.name}: connection lost while printing` },
+      reason: { nl: `${p.name} was niet meer bereikbaar tijdens een print: de print is afgebroken`, en: `${p.name} could not be reached during a print: the print was aborted` },
+      kiosk: { nl: "De hub verloor de verbinding met de printer tijdens het printen. De print is gestopt.", en: "The hub lost its connection to the printer during a print. The print stopped." },
+      when: null,
+      actions: [],
+      // Not resettable while the printer is still unreachable.
+      causeWhile: { inputs: [`${p.id}.hotendTempC`] },
+      resetEffect: { nl: "De storing van de printer wordt gewist; er start niets.", en: "The printer's fault is cleared; nothing starts." },
     },
   ];
   if (p.door !== undefined) {

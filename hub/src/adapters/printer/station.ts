@@ -34,8 +34,10 @@ export interface PrinterPorts {
   pipeline: TelemetryPipeline;
   /** The station changed (state, progress, temperatures): screens should know. */
   changed: () => void;
-  /** A latched printer trip: the firmware halted, or the hub's thermal watchdog fired. */
-  fault: (kind: "firmware" | "thermal", detail: Text) => void;
+  /** A latched printer trip: the firmware halted, the hub's thermal watchdog fired, or the printer went away mid-print. */
+  fault: (kind: "firmware" | "thermal" | "lost", detail: Text) => void;
+  /** The latched interlocks behind this printer's faults. */
+  faultRules: string[];
   /** Something worth recording that no person asked for (heaters switched off when idle). */
   note: (action: string, reason: string) => void;
   /** A finished, cancelled or failed job, for the job history. */
@@ -62,6 +64,8 @@ export class PrinterStation implements Station {
   private readonly bed = new HeaterWatch("bed", BED_LIMITS);
   private timer: Timer | null = null;
   private lastFault: Text | null = null;
+  /** A fault that holds until its trip is reset (the printer went away during a print). */
+  private fault: Text | null = null;
   /** M115 has answered since the last (re)connect: what the firmware can do is known. */
   private identified = false;
   private lastMessage: string | null = null;
@@ -112,21 +116,41 @@ export class PrinterStation implements Station {
     }
   }
 
-  start(program: string, actor: Actor): Promise<void> {
-    if (this.driver.state !== "operational" || !this.identified) {
-      throw HubError.because("DEVICE_OFFLINE", { nl: `${this.config.name} is nog niet klaar (${this.driver.state})`, en: `${this.config.name} is not ready yet (${this.driver.state})` });
+  refusals(): Text[] {
+    const r: Text[] = [];
+    const name = this.config.name;
+    if (this.fault !== null) r.push({ nl: `${this.fault.nl}; wacht op een reset`, en: `${this.fault.en}; waiting for a reset` });
+    else if (this.driver.state === "halted") {
+      const why = this.lastFault ?? { nl: `${name} is gestopt`, en: `${name} is halted` };
+      r.push({ nl: `${why.nl}; wacht op een reset`, en: `${why.en}; waiting for a reset` });
     }
-    if (this.job !== null && !["done", "cancelled", "failed"].includes(this.job.state)) {
-      throw HubError.because("REQUEST_INVALID", { nl: `${this.config.name} print al ${this.job.name}`, en: `${this.config.name} is already printing ${this.job.name}` });
+    if (this.driver.state !== "halted" && (this.driver.state !== "operational" || !this.identified)) {
+      r.push({ nl: `${name} is nog niet klaar (${this.driver.state})`, en: `${name} is not ready yet (${this.driver.state})` });
+    }
+    if (this.job !== null && !["done", "cancelled", "failed"].includes(this.job.state)) r.push({ nl: `${name} print al ${this.job.name}`, en: `${name} is already printing ${this.job.name}` });
+    // OctoPrint-FirmwareCheck: firmware without thermal protection is a fire risk; do not heat it.
+    const thermal = this.driver.capability("THERMAL_PROTECTION");
+    if (thermal === false || (this.identified && thermal !== true)) {
+      r.push({ nl: `${name} meldt geen thermische beveiliging (M115): verwarmen geweigerd`, en: `${name} reports no thermal protection (M115): heating refused` });
+    }
+    return r;
+  }
+
+  faultRules(): string[] {
+    return [...this.ports.faultRules];
+  }
+
+  /** After its trips are reset: a halted printer is reconnected (its firmware restarts); nothing starts. */
+  async clearFault(): Promise<void> {
+    await this.recover();
+  }
+
+  start(program: string, actor: Actor): Promise<void> {
+    const refusals = this.refusals();
+    if (refusals.length > 0) {
+      throw HubError.because("DEVICE_REFUSED", { nl: refusals.map((r) => r.nl).join("; "), en: refusals.map((r) => r.en).join("; ") });
     }
     const analysis = analyseGcode(readFileSync(path.join(this.config.catalogueDir, `${program}.gcode`), "utf8"));
-    // OctoPrint-FirmwareCheck: firmware without thermal protection is a fire risk; do not heat it.
-    if ((analysis.maxHotendC > 0 || analysis.maxBedC > 0) && this.driver.capability("THERMAL_PROTECTION") !== true) {
-      throw HubError.because("INTERLOCK_TRIPPED", {
-        nl: `${this.config.name} meldt geen thermische beveiliging (M115): verwarmen geweigerd`,
-        en: `${this.config.name} reports no thermal protection (M115): heating refused`,
-      });
-    }
     const job = new PrintJob(program, analysis, this.driver, this.ports.clock);
     this.job = job;
     this.jobActor = actor.name;
@@ -162,6 +186,7 @@ export class PrinterStation implements Station {
   /** After a latched trip is reset: reconnect, which resets the firmware; it starts nothing. */
   async recover(): Promise<void> {
     this.lastFault = null;
+    this.fault = null;
     this.hotend.reset();
     this.bed.reset();
     if (this.driver.state === "halted") await this.driver.reconnect();
@@ -173,7 +198,7 @@ export class PrinterStation implements Station {
     const paused = p?.state === "paused";
     const d = this.driver.state;
     const state: StationView["state"] =
-      d === "disconnected" ? "offline" : d === "connecting" || (d === "operational" && !this.identified) ? "connecting" : d === "halted" ? "faulted" : running ? "running" : paused ? "paused" : p?.state === "cancelling" ? "stopping" : "idle";
+      d === "disconnected" ? "offline" : d === "connecting" || (d === "operational" && !this.identified) ? "connecting" : d === "halted" || this.fault !== null ? "faulted" : running ? "running" : paused ? "paused" : p?.state === "cancelling" ? "stopping" : "idle";
     return {
       id: this.config.id,
       kind: "printer",
@@ -203,7 +228,7 @@ export class PrinterStation implements Station {
       case "connecting":
         return { nl: "verbinden met de printer", en: "connecting to the printer" };
       case "faulted":
-        return this.lastFault ?? { nl: "printer gestopt", en: "printer halted" };
+        return this.fault ?? this.lastFault ?? { nl: "printer gestopt", en: "printer halted" };
       case "running":
         return { nl: `print ${p?.name ?? ""}`, en: `printing ${p?.name ?? ""}` };
       case "paused":
@@ -219,7 +244,12 @@ export class PrinterStation implements Station {
     const id = this.config.id;
     if (state === "connecting" || state === "disconnected") this.identified = false;
     if (state === "disconnected") {
+      const printing = this.job !== null && ["running", "paused", "pausing", "resuming", "cancelling"].includes(this.job.state);
       this.job?.abort(`the printer went away (${reason}): the job is stopped`);
+      if (printing && this.fault === null) {
+        this.fault = { nl: `${this.config.name} was niet meer bereikbaar tijdens een print (${reason})`, en: `${this.config.name} went away during a print (${reason})` };
+        this.ports.fault("lost", this.fault);
+      }
       this.ports.pipeline.ingestRaw(id, "status", "offline");
     } else if (state === "operational") {
       this.ports.pipeline.ingestRaw(id, "status", "online");

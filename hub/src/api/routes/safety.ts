@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
+import type { Installation } from "../../core/actuators/installation.ts";
 import type { AlarmBook } from "../../core/alarms/alarms.ts";
 import { HubError } from "../../core/errors.ts";
 import type { InterlockService } from "../../core/interlock/service.ts";
@@ -12,7 +13,7 @@ import { type ActorOf, requireRole } from "../guard.ts";
 
 const AlarmQuery = z.object({ open: z.enum(["true", "false"]).optional() }).strict();
 
-export function registerSafetyRoutes(app: FastifyInstance, deps: { interlocks: InterlockService; alarms: AlarmBook; enforcer: SafeStateEnforcer; actorOf: ActorOf }): void {
+export function registerSafetyRoutes(app: FastifyInstance, deps: { interlocks: InterlockService; alarms: AlarmBook; enforcer: SafeStateEnforcer; installation: Installation; actorOf: ActorOf }): void {
   app.get("/api/interlocks", { schema: { summary: "Every interlock (estop is the emergency stop): state, cause and reasons in Dutch and English, permissives", tags: ["safety"] } }, (_req, reply) =>
     reply.send({ ok: true, result: deps.interlocks.list() }),
   );
@@ -25,6 +26,12 @@ export function registerSafetyRoutes(app: FastifyInstance, deps: { interlocks: I
       if (view === undefined) throw new HubError("NOT_FOUND", `no interlock "${req.params.id}"`);
       return reply.send({ ok: true, result: view });
     },
+  );
+
+  app.get(
+    "/api/installation",
+    { preHandler: requireRole(deps.actorOf, ["instructor", "technician"]), schema: { summary: "The installation's configured holds: held, or off (after a stop or a trip) and whether each may come back now", tags: ["safety"] } },
+    (_req, reply) => reply.send({ ok: true, result: deps.installation.status() }),
   );
 
   app.get("/api/safe-state", { schema: { summary: "Trip actions still waiting for a device to confirm its safe state", tags: ["safety"] } }, (_req, reply) =>

@@ -5,6 +5,9 @@
  *
  * Starting something (holding a value other than the safe one) must pass the permissives; a hold
  * whose permissives stop holding is dropped, never resumed by itself (a reset restarts nothing).
+ * That is judged whether or not the device is there, and also when the permissive went and came
+ * back between two ticks: the permits count every trip of the rules that forbid an actuator, and a
+ * hold whose count has changed since it was asked for is dropped like one whose permit is gone.
  */
 import type { Clock, Timer } from "../clock.ts";
 import { HubError, type Reason } from "../errors.ts";
@@ -23,8 +26,6 @@ export interface Permits {
   check(deviceId: DeviceId, actuator: string, value: number): PermitResult;
 }
 
-const allowAll: Permits = { check: () => ({ allowed: true }) };
-
 export interface HeldActuator {
   deviceId: DeviceId;
   actuator: string;
@@ -37,17 +38,22 @@ export interface HeldActuator {
   inFlight: boolean;
 }
 
+/** A hold as the keeper keeps it: with the trips of its forbidding rules counted when it was asked for. */
+interface Held extends HeldActuator {
+  trips: number;
+}
+
+const shown = ({ trips: _trips, ...h }: Held): HeldActuator => h;
+
 export class ActuatorKeeper {
-  private readonly held = new Map<string, HeldActuator>();
+  private readonly held = new Map<string, Held>();
   private timer: Timer | null = null;
-  private permits: Permits = allowAll;
 
-  constructor(private readonly ctx: { clock: Clock; registry: Registry; commands: CommandService; logger: Logger }) {}
-
-  /** The interlocks' permissives; until set, everything is allowed (tests of the keeper alone). */
-  usePermits(permits: Permits): void {
-    this.permits = permits;
-  }
+  /**
+   * `permits`: the interlocks' permissives, which every start (a value other than safe) must pass,
+   * and how often the rules behind them have tripped (`InterlockPermits.trips`).
+   */
+  constructor(private readonly ctx: { clock: Clock; registry: Registry; commands: CommandService; logger: Logger; permits: Permits & { trips(deviceId: DeviceId, actuator: string): number } }) {}
 
   start(): void {
     this.timer ??= this.ctx.clock.setInterval(() => this.tick(), TICK_MS);
@@ -60,7 +66,7 @@ export class ActuatorKeeper {
 
   /** Starts holding a value now; refused (HubError INTERLOCK_TRIPPED, with the reason) if a permissive forbids it. */
   hold(deviceId: DeviceId, actuator: string, value: number): void {
-    const verdict = this.isSafe(deviceId, actuator, value) ? { allowed: true as const } : this.permits.check(deviceId, actuator, value);
+    const verdict = this.isSafe(deviceId, actuator, value) ? { allowed: true as const } : this.ctx.permits.check(deviceId, actuator, value);
     if (!verdict.allowed) throw HubError.because("INTERLOCK_TRIPPED", verdict.reason, { deviceId, actuator, value });
     this.put(deviceId, actuator, value, "held");
     this.tick();
@@ -80,17 +86,17 @@ export class ActuatorKeeper {
     const key = `${deviceId}/${actuator}`;
     const h = this.held.get(key);
     this.held.delete(key);
-    return h;
+    return h === undefined ? undefined : shown(h);
   }
 
   releaseAll(): HeldActuator[] {
-    const all = [...this.held.values()];
+    const all = [...this.held.values()].map(shown);
     this.held.clear();
     return all;
   }
 
   list(): HeldActuator[] {
-    return [...this.held.values()].map((h) => ({ ...h }));
+    return [...this.held.values()].map(shown);
   }
 
   private put(deviceId: DeviceId, actuator: string, value: number, status: HeldActuator["status"]): void {
@@ -105,6 +111,7 @@ export class ActuatorKeeper {
       lastAckAt: prev?.lastAckAt ?? null,
       lastError: null,
       inFlight: false,
+      trips: this.ctx.permits.trips(deviceId, actuator),
     });
   }
 
@@ -118,18 +125,21 @@ export class ActuatorKeeper {
       if (h.inFlight) continue;
       const view = this.ctx.registry.view(h.deviceId);
       const spec = view?.actuators[h.actuator];
-      if (view === undefined || spec === undefined || view.state === "offline" || view.state === "unknown") continue;
-      if (h.value !== spec.safe) {
-        const verdict = this.permits.check(h.deviceId, h.actuator, h.value);
-        if (!verdict.allowed) {
-          if (h.status === "held" || verdict.latched) {
+      // Judged whether or not the device is there: a permissive lost while it was away is lost all
+      // the same (and a hold of a device not yet described may be anything but safe).
+      if (spec === undefined || h.value !== spec.safe) {
+        const verdict = this.ctx.permits.check(h.deviceId, h.actuator, h.value);
+        const trippedSince = this.ctx.permits.trips(h.deviceId, h.actuator) !== h.trips;
+        if (trippedSince || !verdict.allowed) {
+          if (trippedSince || h.status === "held" || (!verdict.allowed && verdict.latched)) {
             // A permissive stopped holding: drop it for good. The interlock also sends the safe value.
             this.held.delete(key);
-            this.ctx.logger.info({ device: h.deviceId, actuator: h.actuator, reason: verdict.reason.en }, "hold dropped: permissive no longer holds");
+            this.ctx.logger.info({ device: h.deviceId, actuator: h.actuator, reason: verdict.allowed ? "a rule that forbids it tripped meanwhile" : verdict.reason.en }, "hold dropped: permissive no longer holds");
           }
           continue;
         }
       }
+      if (view === undefined || spec === undefined || view.state === "offline" || view.state === "unknown") continue;
       if (h.status === "pending") h.status = "held";
       if (h.lastSentAt !== null && now - h.lastSentAt < spec.leaseMs / REFRESH_FRACTION) continue;
       h.inFlight = true;

@@ -38,6 +38,8 @@ export interface InterlockState {
   okSince: number | null;
   /** Since when the condition has held (for delayS). */
   pendingSince: number | null;
+  /** While tripped: what keeps the cause present now, if not the trip's own cause (a rule's `causeWhile`). */
+  holding: Cause | null;
 }
 
 export interface Transition {
@@ -56,15 +58,31 @@ export type ResetRefusal = { code: "NOT_FOUND" | "FORBIDDEN" | "INTERLOCK_TRIPPE
  * A rule as the engine takes it: a configured rule, or a built-in one (the emergency stop) whose
  * condition may be absent (it trips only by `forceTrip`) and whose `forbids` may say "*" (everything).
  */
-export type EngineRule = Omit<InterlockRule, "when"> & { when: Condition | null };
+export type EngineRule = Omit<InterlockRule, "when"> & {
+  when: Condition | null;
+  /**
+   * For a rule something outside its inputs trips (a station reporting a fault, `forceTrip`): what
+   * keeps its cause present once tripped. While any of `inputs` (and of the condition's) is missing,
+   * stale or invalid, or `condition` holds, the rule stays tripped and a reset is refused. Without
+   * it, a forced trip counts as gone at the next evaluation (the hub cannot see its cause).
+   */
+  causeWhile?: { inputs?: string[]; condition?: Condition } | undefined;
+  /** What a reset does besides returning the rule to normal ("the printer's firmware restarts"). */
+  resetEffect?: Text | undefined;
+};
 
 interface Rule {
   def: EngineRule;
   inputs: string[];
   evaluator: ConditionEvaluator;
+  /** The `causeWhile` inputs and condition, if the rule has them. */
+  holdInputs: string[];
+  holdEvaluator: ConditionEvaluator | null;
   state: InterlockState;
   /** Set by forceTrip: a manual cause that holds until evaluated once. */
   manual: Cause | null;
+  /** How often it has tripped (or been restored latched) since the engine was built. */
+  trips: number;
 }
 
 function tripDependencies(c: Condition | null): string[] {
@@ -86,8 +104,11 @@ export class InterlockEngine {
         def,
         inputs: def.when === null ? [] : conditionInputs(def.when),
         evaluator: new ConditionEvaluator(def.when),
-        state: { status: "waiting", since: now, cause: null, trippedAt: null, okSince: null, pendingSince: null },
+        holdInputs: [...new Set([...(def.causeWhile?.inputs ?? []), ...(def.causeWhile?.condition !== undefined ? conditionInputs(def.causeWhile.condition) : [])])],
+        holdEvaluator: def.causeWhile?.condition !== undefined ? new ConditionEvaluator(def.causeWhile.condition) : null,
+        state: { status: "waiting", since: now, cause: null, trippedAt: null, okSince: null, pendingSince: null, holding: null },
         manual: null,
+        trips: 0,
       });
     }
     const visiting = new Set<string>();
@@ -121,20 +142,29 @@ export class InterlockEngine {
     return r === undefined ? undefined : { ...r.state };
   }
 
+  /**
+   * How often the rule has tripped (or been restored latched) since the engine was built. It only
+   * grows, so whoever holds a permit sees a trip that came and went between two of its looks.
+   */
+  trips(id: string): number {
+    return this.rules.get(id)?.trips ?? 0;
+  }
+
   inputsOf(id: string): string[] {
     return this.rules.get(id)?.inputs ?? [];
   }
 
-  /** Every channel any rule reads. */
+  /** Every channel any rule reads (its condition's and its `causeWhile`'s). */
   allInputs(): Set<string> {
-    return new Set([...this.rules.values()].flatMap((r) => r.inputs));
+    return new Set([...this.rules.values()].flatMap((r) => [...r.inputs, ...r.holdInputs]));
   }
 
   /** Brings back a latched trip from before a restart: it stays latched until reset. */
   restore(id: string, saved: { cause: Cause | null; trippedAt: number | null }, now: number): void {
     const r = this.rules.get(id);
     if (r === undefined || !r.def.latch) return;
-    r.state = { status: "tripped", since: now, cause: saved.cause, trippedAt: saved.trippedAt ?? now, okSince: null, pendingSince: null };
+    r.trips++;
+    r.state = { status: "tripped", since: now, cause: saved.cause, trippedAt: saved.trippedAt ?? now, okSince: null, pendingSince: null, holding: null };
   }
 
   /** A trip from outside the inputs (the emergency stop button on a screen). */
@@ -165,8 +195,9 @@ export class InterlockEngine {
     }
     const refusal = this.refusal(r, now);
     if (refusal !== null) return refusal;
-    r.state = { status: "normal", since: now, cause: null, trippedAt: null, okSince: now, pendingSince: null };
+    r.state = { status: "normal", since: now, cause: null, trippedAt: null, okSince: now, pendingSince: null, holding: null };
     r.evaluator.forget();
+    r.holdEvaluator?.forget();
     return null;
   }
 
@@ -183,9 +214,14 @@ export class InterlockEngine {
         return { code: "REQUEST_INVALID", why: { nl: "er is niets te resetten", en: "nothing to reset" } };
       case "waiting":
         return { code: "INTERLOCK_TRIPPED", why: { nl: `wacht nog op verse meetwaarden: ${s.cause?.detail.nl ?? "?"}`, en: `still waiting for fresh readings: ${s.cause?.detail.en ?? "?"}` } };
-      case "tripped":
-        return { code: "INTERLOCK_TRIPPED", why: { nl: `de oorzaak is nog actief: ${s.cause?.detail.nl ?? r.def.reason.nl}`, en: `the cause is still active: ${s.cause?.detail.en ?? r.def.reason.en}` } };
+      case "tripped": {
+        const active = s.holding ?? s.cause;
+        return { code: "INTERLOCK_TRIPPED", why: { nl: `de oorzaak is nog actief: ${active?.detail.nl ?? r.def.reason.nl}`, en: `the cause is still active: ${active?.detail.en ?? r.def.reason.en}` } };
+      }
       case "cleared": {
+        // The condition holds again, not yet for the rule's delayS: its cause is back, whatever the
+        // delay (accepted, the reset would start the delay over and allow starts meanwhile).
+        if (s.pendingSince !== null) return { code: "INTERLOCK_TRIPPED", why: { nl: "de oorzaak is er weer (nog korter dan de vertraging van de regel)", en: "the cause is back (for less than the rule's delay so far)" } };
         const needMs = r.def.reset.clearForS * 1000;
         const okFor = s.okSince === null ? 0 : now - s.okSince;
         if (okFor < needMs) {
@@ -195,6 +231,16 @@ export class InterlockEngine {
         return null;
       }
     }
+  }
+
+  private holdingCause(r: Rule, now: number, read: InputView, isTripped: (id: string) => boolean): Cause | null {
+    if (r.def.causeWhile === undefined) return null;
+    for (const ref of r.holdInputs) {
+      const p = inputProblem(ref, read(ref));
+      if (p !== null) return { kind: "input", input: ref, detail: p.detail };
+    }
+    const result = r.holdEvaluator?.evaluate(now, (ref) => read(ref), isTripped);
+    return result?.value === true ? { kind: "condition", detail: result.detail ?? r.def.reason } : null;
   }
 
   private step(r: Rule, now: number, read: InputView, isTripped: (id: string) => boolean): Transition | null {
@@ -225,9 +271,13 @@ export class InterlockEngine {
       cause = r.manual;
       r.manual = null;
     }
+    // 2b. Once tripped, what keeps a cause from outside the inputs present (its `causeWhile`).
+    let holding: Cause | null = null;
+    if (cause === null && (s.status === "tripped" || s.status === "cleared")) holding = this.holdingCause(r, now, read, isTripped);
     // 3. The state machine.
     const from = s.status;
     const move = (to: InterlockStatus, patch: Partial<InterlockState>, retrigger = false): Transition => {
+      if (to === "tripped") r.trips++;
       r.state = { ...s, ...patch, status: to, since: to === from ? s.since : now };
       return { id: r.def.id, from, to, cause: r.state.cause, at: now, retrigger };
     };
@@ -244,14 +294,20 @@ export class InterlockEngine {
         if (cause !== null) return move("tripped", { cause, trippedAt: now, okSince: null });
         return null;
       case "tripped":
-        if (cause !== null) {
-          // Still active; the first cause stays the reason it tripped.
+        // Still active; the first cause stays the reason it tripped. A condition that holds again
+        // keeps it tripped too, before its delayS has passed: the delay is for tripping, not for letting go.
+        if (cause !== null || holding !== null || s.pendingSince !== null) {
+          s.holding = cause !== null ? null : holding;
           return null;
         }
-        if (!r.def.latch) return move("normal", { cause: null, trippedAt: null, okSince: now });
-        return move("cleared", { okSince: now });
+        if (!r.def.latch) return move("normal", { cause: null, trippedAt: null, okSince: now, holding: null });
+        return move("cleared", { okSince: now, holding: null });
       case "cleared":
         if (cause !== null) return move("tripped", { cause, trippedAt: now, okSince: null }, true);
+        if (holding !== null) return move("tripped", { cause: holding, trippedAt: now, okSince: null, holding: null }, true);
+        // The condition holds again, not yet for its delayS: the clear time starts over once it is gone.
+        if (s.pendingSince !== null) s.okSince = null;
+        else s.okSince ??= now;
         return null;
     }
   }

@@ -5,7 +5,8 @@
  * permissive check every start passes through, and owns the emergency stop (a built-in rule).
  */
 import type { SafetyConfig } from "../../config/interlocks.ts";
-import type { Permits, PermitResult } from "../actuators/keeper.ts";
+import type { CommandService } from "../actuators/commands.ts";
+import type { ActuatorKeeper, Permits, PermitResult } from "../actuators/keeper.ts";
 import type { AlarmBook } from "../alarms/alarms.ts";
 import type { AuditLog } from "../audit.ts";
 import type { Bus } from "../bus.ts";
@@ -16,7 +17,8 @@ import type { Registry } from "../registry/registry.ts";
 import type { Actor, DeviceId, Text } from "../types.ts";
 import { type Cause, type EngineRule, InterlockEngine, type InterlockStatus, type Transition } from "./engine.ts";
 import type { InputView } from "./inputs.ts";
-import type { Escalation, SafeStateEnforcer } from "./safe-state.ts";
+import { InterlockPermits } from "./permits.ts";
+import { type Escalation, SafeStateEnforcer } from "./safe-state.ts";
 
 export const ESTOP_ID = "estop";
 const EVALUATE_MS = 100;
@@ -40,6 +42,8 @@ export interface InterlockView {
   cause: Cause | null;
   /** The rule's own explanation ("Pomp uit: lekkage gedetecteerd"). */
   reason: Text;
+  /** What a reset does besides returning the rule to normal (a printer's firmware restarts), if anything. */
+  resetEffect: Text | null;
   /** A child-friendly explanation for the kiosk, if the rule has one. */
   kiosk: Text | null;
   /** Why a reset would be refused now (null: it would be accepted from an allowed role). */
@@ -61,7 +65,13 @@ export interface InterlockContext {
   registry: Registry;
   alarms: AlarmBook;
   audit: AuditLog;
-  enforcer: SafeStateEnforcer;
+  /** The engine the permissives (`InterlockPermits`) already read; this service drives it. */
+  engine: InterlockEngine;
+  /** Trip actions on actuators go through the one command path; holds are dropped through the keeper. */
+  commands: CommandService;
+  keeper: ActuatorKeeper;
+  /** Where trip actions and the emergency stop reach the stations. */
+  stations: StationControl;
   store: InterlockStore;
   logger: Logger;
   /** Publishes a retained MQTT message (the hub's link). */
@@ -86,28 +96,31 @@ export function estopRule(safety: SafetyConfig): EngineRule {
   };
 }
 
+/** The engine for a site: the emergency stop first, then the site's, printers' and robots' rules. */
+export function buildEngine(rules: readonly EngineRule[], safety: SafetyConfig, now: number): InterlockEngine {
+  return new InterlockEngine([estopRule(safety), ...rules], now);
+}
+
 export class InterlockService implements Permits {
   readonly engine: InterlockEngine;
+  /** Trip actions on actuators: safe values re-sent until confirmed, escalated if not. */
+  readonly enforcer: SafeStateEnforcer;
+  private readonly permits: InterlockPermits;
   private timer: Timer | null = null;
   private readonly inputs: Set<string>;
   private readonly unsubscribe: Array<() => void> = [];
-  private stations: StationControl | null = null;
+  /** Stopped: a planned stop is under way; nothing more is evaluated, tripped or stored. */
+  private frozen = false;
 
-  constructor(
-    private readonly ctx: InterlockContext,
-    rules: readonly EngineRule[],
-    safety: SafetyConfig,
-  ) {
-    this.engine = new InterlockEngine([estopRule(safety), ...rules], ctx.clock.now());
+  constructor(private readonly ctx: InterlockContext) {
+    this.engine = ctx.engine;
+    this.permits = new InterlockPermits(ctx.engine);
     this.inputs = this.engine.allInputs();
-  }
-
-  /** Lets trip actions and the emergency stop reach the stations. */
-  useStations(stations: StationControl): void {
-    this.stations = stations;
+    this.enforcer = new SafeStateEnforcer({ clock: ctx.clock, registry: ctx.registry, commands: ctx.commands, keeper: ctx.keeper, logger: ctx.logger.child({ module: "safe-state" }) }, (e) => this.escalate(e));
   }
 
   start(): void {
+    this.frozen = false;
     const { clock, store, bus, logger } = this.ctx;
     for (const saved of store.load()) {
       const s = saved.state as { cause?: Cause | null; trippedAt?: number | null } | null;
@@ -131,10 +144,16 @@ export class InterlockService implements Permits {
     this.timer = clock.setInterval(() => this.evaluate(), EVALUATE_MS);
   }
 
+  /**
+   * Stops evaluating: the first step of a planned stop, before the hub lets go of its devices, so
+   * that its own disconnects latch nothing. Latched trips stay stored as they are.
+   */
   stop(): void {
+    this.frozen = true;
     this.timer?.cancel();
     this.timer = null;
     for (const u of this.unsubscribe.splice(0)) u();
+    this.enforcer.stop();
   }
 
   list(): InterlockView[] {
@@ -155,6 +174,7 @@ export class InterlockService implements Permits {
       trippedAt: s.trippedAt,
       cause: s.cause,
       reason: rule.reason,
+      resetEffect: rule.resetEffect ?? null,
       kiosk: rule.kiosk ?? null,
       resetBlocked: s.status === "normal" ? null : this.engine.resetBlocker(id, this.ctx.clock.now()),
       resetRoles: [...rule.reset.roles],
@@ -165,6 +185,9 @@ export class InterlockService implements Permits {
 
   /** The emergency stop from a screen or the API: every actuator to safe, latched until reset. */
   emergencyStop(actor: Actor): InterlockView {
+    // During a planned stop nothing is evaluated any more, but the stop's actions still run.
+    const rule = this.engine.rule(ESTOP_ID);
+    if (this.frozen && rule !== undefined) this.runActions(rule);
     this.engine.forceTrip(ESTOP_ID, { kind: "manual", detail: { nl: `noodstop door ${actor.name}`, en: `emergency stop by ${actor.name}` } });
     this.evaluate();
     const view = this.view(ESTOP_ID);
@@ -194,39 +217,14 @@ export class InterlockService implements Permits {
     return view;
   }
 
-  check(deviceId: DeviceId, actuator: string, _value: number): PermitResult {
-    const ref = `${deviceId}.${actuator}`;
-    const blocking: string[] = [];
-    let latched = false;
-    for (const id of this.engine.ids()) {
-      const rule = this.engine.rule(id);
-      const s = this.engine.state(id);
-      if (rule === undefined || s === undefined || s.status === "normal") continue;
-      if (!rule.forbids.includes(ref) && !rule.forbids.includes("*")) continue;
-      blocking.push(id);
-      if (s.status !== "waiting") latched = true;
-    }
-    if (blocking.length === 0) return { allowed: true };
-    const texts = blocking.map((id) => this.blockText(id));
-    return {
-      allowed: false,
-      latched,
-      reason: { nl: `${ref} mag niet starten: ${texts.map((t) => t.nl).join("; ")}`, en: `${ref} may not start: ${texts.map((t) => t.en).join("; ")}` },
-    };
+  check(deviceId: DeviceId, actuator: string, value: number): PermitResult {
+    return this.permits.check(deviceId, actuator, value);
   }
 
   evaluate(): void {
+    if (this.frozen) return;
     const transitions = this.engine.evaluate(this.ctx.clock.now(), this.readInput);
     for (const t of transitions) this.afterChange(t, HUB);
-  }
-
-  private blockText(id: string): Text {
-    const rule = this.engine.rule(id);
-    const s = this.engine.state(id);
-    if (rule === undefined || s === undefined) return { nl: id, en: id };
-    if (s.status === "waiting") return { nl: `${rule.name.nl} wacht op verse meetwaarden (${s.cause?.detail.nl ?? "?"})`, en: `${rule.name.en} is waiting for fresh readings (${s.cause?.detail.en ?? "?"})` };
-    if (s.status === "tripped") return { nl: `${rule.reason.nl} (${s.cause?.detail.nl ?? ""})`, en: `${rule.reason.en} (${s.cause?.detail.en ?? ""})` };
-    return { nl: `${rule.name.nl} is nog niet gereset`, en: `${rule.name.en} has not been reset yet` };
   }
 
   private readonly readInput: InputView = (ref) => {
@@ -269,18 +267,18 @@ export class InterlockService implements Permits {
   }
 
   private runActions(rule: EngineRule): void {
-    const { enforcer, logger } = this.ctx;
-    const stations = this.stations;
+    const { logger, stations } = this.ctx;
+    const enforcer = this.enforcer;
     const why = `${rule.reason.en} (interlock ${rule.id})`;
     const failed = (what: string) => (error: unknown) => logger.error({ err: error, interlock: rule.id }, `${what} failed`);
     for (const action of rule.actions) {
       if (action.type === "estop") {
         enforcer.ensureAllSafe(rule.id);
-        stations?.emergencyStopAll(why, HUB).catch(failed("emergency stop of the stations"));
+        stations.emergencyStopAll(why, HUB).catch(failed("emergency stop of the stations"));
         continue;
       }
       if (action.type === "station") {
-        stations?.act(action.station, action.command, why, HUB).catch(failed(`${action.command} of ${action.station}`));
+        stations.act(action.station, action.command, why, HUB).catch(failed(`${action.command} of ${action.station}`));
         continue;
       }
       const [device, actuator] = action.actuator.split(".") as [string, string];

@@ -20,15 +20,22 @@ export interface HubPermissives {
 
 /** Every reason a start would be refused now, in both languages; empty if it may start. */
 export function startRefusals(s: RobotStatus, hub: HubPermissives): Text[] {
+  const r = robotRefusals(s);
+  if (!hub.instructorPresent) r.push({ nl: "er is geen begeleider bij deze station (start een bezoek)", en: "no instructor is present at this station (start a visit)" });
+  if (hub.interlock !== null) r.push(hub.interlock);
+  return r;
+}
+
+/** The robot's own part of `startRefusals`: what it reports, whatever the hub permits. */
+export function robotRefusals(s: RobotStatus): Text[] {
   const r: Text[] = [];
   if (!s.connected) r.push({ nl: "geen verbinding met de robot", en: "no connection to the robot" });
   if (!s.doorClosed) r.push({ nl: "de deur van de robotcel is open", en: "the robot cell's door is open" });
   if (s.emergencyStop) r.push({ nl: "de noodstop van de robot is ingedrukt", en: "the robot's emergency stop is pressed" });
   if (s.protectiveStop) r.push({ nl: "de robot staat in een beschermende stop", en: "the robot is in a protective stop" });
   if (s.mode !== OPERATIONAL_MODE.AUTOMATIC && s.mode !== OPERATIONAL_MODE.AUTOMATIC_EXTERNAL) r.push({ nl: "de robot staat niet op automatisch", en: "the robot is not in automatic mode" });
-  if (!hub.instructorPresent) r.push({ nl: "er is geen begeleider bij deze station (start een bezoek)", en: "no instructor is present at this station (start a visit)" });
-  if (hub.interlock !== null) r.push(hub.interlock);
   if (s.programState === "running") r.push({ nl: "er draait al een programma", en: "a program is already running" });
+  if (s.programState === "error") r.push({ nl: `de robot meldt een fout: ${s.error ?? "?"}`, en: `the robot reports an error: ${s.error ?? "?"}` });
   return r;
 }
 

@@ -40,4 +40,6 @@ export interface RobotDriver {
   resetFault(): Promise<void>;
   /** Programs the robot itself offers (the hub's approved catalogue is a subset). */
   programs(): string[];
+  /** The robot's firmware or controller as it names itself ("StandardFirmata.ino 2.5"), once known. */
+  firmware?(): string | null;
 }

@@ -1,10 +1,21 @@
 /**
  * The interlocks every robot station gets: a door opened while a program runs stops it and
- * latches (a restart waits for the door and a reset); the robot's own e-stop latches too; and
- * because every channel a rule reads is an input, a lost connection trips both. Mode, protective
- * stop and presence are permissives of the demo state machine, not trips.
+ * latches (a restart waits for the door to close and a reset); the robot's own e-stop latches too;
+ * and because every channel a rule reads is an input, a lost connection trips both. Any other
+ * fault of the station (a program error, a protective stop during a program, a firmware fault the
+ * robot reports) trips `<id>-fault`, which the station reports; it cannot be reset while the robot
+ * is unreachable or still in a protective stop. Resetting a station's trips resets the robot's own
+ * fault state (the cell's ResetFault), which starts nothing. Mode and presence are permissives of
+ * the demo state machine, not trips.
  */
 import type { EngineRule } from "../interlock/engine.ts";
+
+export const robotDoorRuleId = (robot: string) => `${robot}-door`;
+export const robotEstopRuleId = (robot: string) => `${robot}-estop`;
+export const robotFaultRuleId = (robot: string) => `${robot}-fault`;
+
+/** Every rule a robot station's fault can be behind: resetting them (and the e-stop) clears it. */
+export const robotRuleIds = (robot: string) => [robotDoorRuleId(robot), robotEstopRuleId(robot), robotFaultRuleId(robot)];
 
 export function robotRules(r: { id: string; name: string; resetRoles: Array<"instructor" | "technician"> }): EngineRule[] {
   const base = {
@@ -18,7 +29,7 @@ export function robotRules(r: { id: string; name: string; resetRoles: Array<"ins
   return [
     {
       ...base,
-      id: `${r.id}-door`,
+      id: robotDoorRuleId(r.id),
       name: { nl: `${r.name}: deur open tijdens programma`, en: `${r.name}: door opened during a program` },
       reason: { nl: `${r.name} gestopt: de deur ging open terwijl de robot bewoog`, en: `${r.name} stopped: the door was opened while the robot was moving` },
       kiosk: { nl: "De deur van de robot ging open terwijl hij bewoog. Hij is meteen gestopt, zodat niemand geraakt wordt.", en: "The robot's door opened while it was moving. It stopped at once so nobody gets hit." },
@@ -30,14 +41,33 @@ export function robotRules(r: { id: string; name: string; resetRoles: Array<"ins
         ],
       },
       actions: [{ type: "station", station: r.id, command: "estop" }],
+      // The station also trips it when the robot ends the program on the door itself (a Firmata arm
+      // does, in the same update that reports the door): it stays tripped while the door is open.
+      causeWhile: { condition: { type: "equals", input: `${r.id}.doorClosed`, value: 0 } },
+      resetEffect: { nl: "De foutstand van de robot wordt gewist; er start niets.", en: "The robot's fault state is cleared; nothing starts." },
     },
     {
       ...base,
-      id: `${r.id}-estop`,
+      id: robotEstopRuleId(r.id),
       name: { nl: `${r.name}: noodstop`, en: `${r.name}: emergency stop` },
       reason: { nl: `De noodstop van ${r.name} is ingedrukt`, en: `${r.name}'s emergency stop is pressed` },
       when: { type: "equals", input: `${r.id}.emergencyStop`, value: 1 },
       actions: [{ type: "station", station: r.id, command: "estop" }],
+      resetEffect: { nl: "De foutstand van de robot wordt gewist; er start niets.", en: "The robot's fault state is cleared; nothing starts." },
+    },
+    {
+      ...base,
+      id: robotFaultRuleId(r.id),
+      name: { nl: `${r.name}: storing`, en: `${r.name}: fault` },
+      reason: { nl: `${r.name} is gestopt met een storing`, en: `${r.name} stopped with a fault` },
+      kiosk: { nl: "De robot merkte dat er iets mis was en is gestopt. Een begeleider kijkt ernaar.", en: "The robot noticed something was wrong and stopped. A grown-up will have a look." },
+      when: null,
+      actions: [{ type: "station", station: r.id, command: "estop" }],
+      // Not while the robot cannot be seen, nor while its door is open (a protective stop's usual
+      // cause). The robot's own latch (a cell's protective stop) is reset with the rule: the cell
+      // checks its own causes again and refuses if one is still there.
+      causeWhile: { condition: { type: "equals", input: `${r.id}.doorClosed`, value: 0 } },
+      resetEffect: { nl: "De foutstand van de robot wordt gewist; er start niets.", en: "The robot's fault state is cleared; nothing starts." },
     },
   ];
 }

@@ -2,6 +2,13 @@
  * A robot station: any `RobotDriver` behind the one demo state machine, a device in the registry
  * (kind `robot`: axes, mode, e-stop, protective stop, door, running) so its interlocks read it like
  * any other input, and a `Station` for instructors. Decisions here, I/O in the driver.
+ *
+ * Faults latch here and in the interlocks: a program that ends on an open door trips the door
+ * interlock (also when the robot reports the door and the end of the program in one update); a
+ * program error or a protective stop during a program trips `<id>-fault`; the robot's e-stop and a
+ * lost connection trip the rules that read those channels. The fault clears only when the station
+ * is told to (`clearFault`, after those trips are reset), which resets the robot's own fault state
+ * and starts nothing.
  */
 import type { MetaMessage } from "../../../../firmware-bridge/contract/messages.ts";
 import type { Clock, Timer } from "../clock.ts";
@@ -9,8 +16,9 @@ import { HubError } from "../errors.ts";
 import type { Station, StationAction, StationView } from "../stations/stations.ts";
 import type { TelemetryPipeline } from "../telemetry/pipeline.ts";
 import type { Actor, DeviceId, Text } from "../types.ts";
-import { demoState, type HubPermissives, type RobotDemoState, startRefusals } from "./demo-machine.ts";
+import { demoState, type HubPermissives, type RobotDemoState, robotRefusals } from "./demo-machine.ts";
 import type { RobotDriver, RobotStatus } from "./driver.ts";
+import { robotDoorRuleId, robotEstopRuleId, robotFaultRuleId, robotRuleIds } from "./rules.ts";
 
 export interface RobotStationConfig {
   id: string;
@@ -27,11 +35,21 @@ export interface RobotStationPorts {
   clock: Clock;
   pipeline: TelemetryPipeline;
   changed: () => void;
-  /** The hub's part of the permissives (visit presence, interlocks). */
+  /** The hub's part of the permissives (visit presence, interlocks), for the demo state shown. */
   permissives: () => HubPermissives;
+  /** Trips one of this station's latched interlocks with what happened. */
+  trip: (ruleId: string, detail: Text) => void;
+}
+
+/** A fault the station holds until its trips are reset. */
+interface Fault {
+  reason: Text;
+  ruleId: string;
 }
 
 const TELE_MS = 500;
+/** How long a robot's reports of one event (door, protective stop, end of program) may take to arrive. */
+const FAULT_SETTLE_MS = 200;
 
 export class RobotStation implements Station {
   readonly kind = "robot" as const;
@@ -43,6 +61,10 @@ export class RobotStation implements Station {
   private describedAxes = 0;
   private timer: Timer | null = null;
   private lastProgram: string | null = null;
+  private fault: Fault | null = null;
+  private previous: RobotStatus | null = null;
+  /** A fault has begun; it is classified once the robot's reports have settled. */
+  private settling: Timer | null = null;
 
   constructor(
     private readonly config: RobotStationConfig,
@@ -64,6 +86,8 @@ export class RobotStation implements Station {
   async stop(): Promise<void> {
     this.timer?.cancel();
     this.timer = null;
+    this.settling?.cancel();
+    this.settling = null;
     await this.driver.close();
   }
 
@@ -72,11 +96,33 @@ export class RobotStation implements Station {
   }
 
   demo(): { state: RobotDemoState; reason: Text } {
+    if (this.fault !== null) return { state: "faulted", reason: this.faultReason(this.fault) };
     return demoState(this.driver.status, this.ports.permissives(), this.stopRequested, this.lastEnd);
   }
 
+  refusals(): Text[] {
+    const r = robotRefusals(this.driver.status);
+    if (this.fault !== null) r.unshift(this.faultReason(this.fault));
+    // A robot moves only with an instructor at the station: a visit open to it.
+    if (!this.ports.permissives().instructorPresent) r.push({ nl: "er is geen begeleider bij deze station (start een bezoek)", en: "no instructor is present at this station (start a visit)" });
+    return r;
+  }
+
+  faultRules(): string[] {
+    return robotRuleIds(this.config.id);
+  }
+
+  /** After the station's trips are reset: the robot's own fault state is reset too; nothing starts. */
+  async clearFault(): Promise<void> {
+    const s = this.driver.status;
+    this.fault = null;
+    this.lastEnd = null;
+    if (s.connected && (s.programState === "error" || s.protectiveStop || s.emergencyStop)) await this.driver.resetFault();
+    this.ports.changed();
+  }
+
   async start(program: string, _actor: Actor): Promise<void> {
-    const refusals = startRefusals(this.driver.status, this.ports.permissives());
+    const refusals = this.refusals();
     if (refusals.length > 0) {
       throw HubError.because("INTERLOCK_TRIPPED", {
         nl: `${this.config.name} mag niet starten: ${refusals.map((r) => r.nl).join("; ")}`,
@@ -121,8 +167,55 @@ export class RobotStation implements Station {
     };
   }
 
+  private faultReason(f: Fault): Text {
+    return { nl: `${f.reason.nl}; wacht op een reset`, en: `${f.reason.en}; waiting for a reset` };
+  }
+
+  /** Whether this status may begin a fault: what to classify once the robot's reports have settled. */
+  private faultBegins(prev: RobotStatus | null, s: RobotStatus): boolean {
+    const wasRunning = prev?.programState === "running";
+    if (s.programState === "error" && prev?.programState !== "error") return true;
+    if (s.protectiveStop && prev?.protectiveStop !== true) return true;
+    if (s.emergencyStop && prev?.emergencyStop !== true) return true;
+    return wasRunning && (!s.connected || !s.doorClosed);
+  }
+
+  /**
+   * What the fault is, from the robot's status once its reports have settled (an OPC UA cell
+   * reports the door, the protective stop and the end of the program as separate notifications),
+   * in the order of their causes: the connection, the e-stop, the door, then the robot's own error.
+   */
+  private classify(s: RobotStatus, wasRunning: boolean): Fault | null {
+    const id = this.config.id;
+    const why = s.error ?? null;
+    const tail = (t: Text): Text => (why === null ? t : { nl: `${t.nl} (${why})`, en: `${t.en} (${why})` });
+    if (!s.connected) return wasRunning ? { ruleId: robotEstopRuleId(id), reason: tail({ nl: "verbinding met de robot verloren tijdens het programma", en: "connection to the robot lost during the program" }) } : null;
+    if (s.emergencyStop) return { ruleId: robotEstopRuleId(id), reason: { nl: "noodstop van de robot ingedrukt", en: "the robot's emergency stop was pressed" } };
+    if (!s.doorClosed && (wasRunning || s.protectiveStop || s.programState === "error")) return { ruleId: robotDoorRuleId(id), reason: tail({ nl: "gestopt: de deur ging open tijdens het programma", en: "stopped: the door opened during the program" }) };
+    if (s.protectiveStop) return { ruleId: robotFaultRuleId(id), reason: tail({ nl: "beschermende stop", en: "protective stop" }) };
+    if (s.programState === "error") return { ruleId: robotFaultRuleId(id), reason: { nl: `fout in het programma: ${why ?? "?"}`, en: `program error: ${why ?? "?"}` } };
+    return null;
+  }
+
+  private settled(wasRunning: boolean): void {
+    this.settling = null;
+    if (this.fault !== null) return;
+    const fault = this.classify(this.driver.status, wasRunning);
+    if (fault === null) return;
+    this.fault = fault;
+    // The rule latches with what happened; its reset (once the cause has gone) clears this fault.
+    this.ports.trip(fault.ruleId, fault.reason);
+    this.ports.changed();
+  }
+
   private onStatus(s: RobotStatus): void {
     const id = this.config.id;
+    const prev = this.previous;
+    this.previous = s;
+    if (this.fault === null && this.settling === null && this.faultBegins(prev, s)) {
+      const wasRunning = prev?.programState === "running";
+      this.settling = this.ports.clock.setTimeout(() => this.settled(wasRunning), FAULT_SETTLE_MS);
+    }
     if (!s.connected) {
       this.described = false;
       this.ports.pipeline.ingestRaw(id, "status", "offline");
@@ -150,7 +243,7 @@ export class RobotStation implements Station {
     };
     const axes = this.axesKnown(this.driver.status);
     for (let i = 1; i <= axes; i++) channels[`axis${i}Deg`] = ch("°", -720, 720, `As ${i}`);
-    this.ports.pipeline.describe(this.config.id as DeviceId, { model: "robot", firmware: "-", boot: 1, simulated: this.config.simulated, channels, actuators: {} });
+    this.ports.pipeline.describe(this.config.id as DeviceId, { model: "robot", firmware: (this.driver.firmware?.() ?? "-").slice(0, 32), boot: 1, simulated: this.config.simulated, channels, actuators: {} });
     this.described = true;
     this.describedAxes = axes;
   }

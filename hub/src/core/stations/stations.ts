@@ -1,13 +1,21 @@
 /**
- * Stations: the demos instructors start for a class (3D printers today, robots next). Every kind
- * implements `Station`; this registry is where the hub decides: a start passes the permissives of
- * every interlock that forbids `<station>.start`, and only programs from the station's approved
- * catalogue run. Interlocks and the emergency stop act on stations through here.
+ * Stations: the demos instructors start for a class (3D printers and robots). Every kind
+ * implements `Station`; this registry is where the hub decides. One function, `verdict`, says
+ * whether a station may start: the station's own refusals (not connected, faulted, busy), the
+ * permissives of every interlock that forbids `<station>.start`, and the gates (a visit open to
+ * it). The screens' "startable" and `start` both ask it, so they cannot disagree. Only programs
+ * from the station's approved catalogue run. Interlocks and the emergency stop act on stations
+ * through here.
+ *
+ * Faults: every fault of a station trips one of its latched interlocks (`faultRules`). Once every
+ * one of them and the emergency stop are normal again after a reset, the station is told to clear
+ * its fault state (the robot's ResetFault, a printer's firmware restart), which starts nothing.
  */
 import type { Permits } from "../actuators/keeper.ts";
 import type { Bus } from "../bus.ts";
 import { HubError } from "../errors.ts";
-import type { Actor, Text } from "../types.ts";
+import type { Logger } from "../logger.ts";
+import type { Actor, DeviceId, Text } from "../types.ts";
 
 export type StationKind = "printer" | "robot";
 
@@ -47,31 +55,62 @@ export interface Station {
   /** The view without `startable`, which the registry adds. */
   view(): Omit<StationView, "startable">;
   catalogue(): string[];
-  /** Throws HubError (with a bilingual reason where a person reads it) if it cannot start. */
+  /**
+   * Why the station itself would refuse a start now (no connection, a fault not yet reset, a job
+   * already running, its own guard open), in both languages; empty if it could start. The registry
+   * adds the interlocks and the gates.
+   */
+  refusals(): Text[];
+  /**
+   * Starts `program`; the registry has asked `verdict` first. Throws HubError (with a bilingual
+   * reason where a person reads it) if the station cannot (its own `refusals()` are checked again
+   * here, the same function, and the I/O may fail).
+   */
   start(program: string, actor: Actor): Promise<void>;
   act(action: StationAction, reason: string, actor: Actor): Promise<void>;
+  /** The latched interlocks its faults trip: resetting them (and the e-stop) clears its fault. */
+  faultRules(): string[];
+  /** Clears the station's fault state once its trips are reset; starts nothing. */
+  clearFault(): Promise<void>;
   stop(): Promise<void>;
 }
 
+export interface StationRegistryContext {
+  bus: Bus;
+  logger: Logger;
+  /** The interlocks' permissives (`<station>.start`). */
+  permits: Permits & { normal(ruleId: string): boolean };
+  /** Further conditions on every start (a visit open to the station): each returns why not, or null. */
+  gates: ReadonlyArray<(id: string) => Text | null>;
+}
+
+/** The emergency stop's rule id (core/interlock/service.ts ESTOP_ID). */
+const ESTOP_RULE = "estop";
+
 export class StationRegistry {
   private readonly stations = new Map<string, Station>();
-  private permits: Permits | null = null;
-  private readonly gates: Array<(id: string) => Text | null> = [];
+  private unsubscribe: (() => void) | null = null;
 
-  constructor(private readonly ctx: { bus: Bus }) {}
+  constructor(private readonly ctx: StationRegistryContext) {}
 
   add(station: Station): void {
     if (this.stations.has(station.id)) throw new HubError("CONFIG_INVALID", `station "${station.id}" is declared twice`);
     this.stations.set(station.id, station);
   }
 
-  usePermits(permits: Permits): void {
-    this.permits = permits;
-  }
-
-  /** A further condition on every start (a visit open to the station); returns why not, or null. */
-  addGate(gate: (id: string) => Text | null): void {
-    this.gates.push(gate);
+  /** Listens for resets: a station whose trips are all reset clears its fault. */
+  start(): void {
+    this.unsubscribe ??= this.ctx.bus.on("interlock:changed", "stations", (e) => {
+      if (e.to !== "normal" || (e.from !== "cleared" && e.from !== "tripped")) return;
+      for (const station of this.stations.values()) {
+        if (e.id !== ESTOP_RULE && !station.faultRules().includes(e.id)) continue;
+        if (![ESTOP_RULE, ...station.faultRules()].every((id) => this.ctx.permits.normal(id))) continue;
+        station.clearFault().then(
+          () => this.changed(station.id),
+          (error: unknown) => this.ctx.logger.error({ err: error, station: station.id }, "clearing the station's fault failed"),
+        );
+      }
+    });
   }
 
   get(id: string): Station {
@@ -86,7 +125,7 @@ export class StationRegistry {
 
   view(id: string): StationView {
     const s = this.get(id);
-    return { ...s.view(), startable: this.startable(id) };
+    return { ...s.view(), startable: this.verdict(id) };
   }
 
   list(): StationView[] {
@@ -98,12 +137,12 @@ export class StationRegistry {
     this.ctx.bus.emit("station:changed", { id });
   }
 
-  async start(id: string, program: string, actor: Actor): Promise<StationView> {
+  async startProgram(id: string, program: string, actor: Actor): Promise<StationView> {
     const station = this.get(id);
     if (!station.catalogue().includes(program)) {
       throw HubError.because("REQUEST_INVALID", { nl: `"${program}" staat niet in de goedgekeurde lijst van ${id}`, en: `"${program}" is not in ${id}'s approved catalogue` });
     }
-    const verdict = this.startable(id);
+    const verdict = this.verdict(id);
     if (!verdict.ok) throw HubError.because("INTERLOCK_TRIPPED", verdict.reason, { station: id });
     await station.start(program, actor);
     this.changed(id);
@@ -122,16 +161,25 @@ export class StationRegistry {
   }
 
   async stopAll(): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
     await Promise.allSettled([...this.stations.values()].map((s) => s.stop()));
   }
 
-  private startable(id: string): StationView["startable"] {
-    const verdict = this.permits?.check(id as never, "start", 1) ?? { allowed: true };
-    if (!verdict.allowed) return { ok: false, reason: verdict.reason };
-    for (const gate of this.gates) {
+  /**
+   * Whether a start would be accepted now, and if not every reason why: the one place that decides,
+   * for the screens (`startable`) and for `startProgram` alike.
+   */
+  verdict(id: string): StationView["startable"] {
+    const station = this.get(id);
+    const reasons: Text[] = [...station.refusals()];
+    const permit = this.ctx.permits.check(id as DeviceId, "start", 1);
+    if (!permit.allowed) reasons.push(permit.reason);
+    for (const gate of this.ctx.gates) {
       const why = gate(id);
-      if (why !== null) return { ok: false, reason: why };
+      if (why !== null) reasons.push(why);
     }
-    return { ok: true };
+    if (reasons.length === 0) return { ok: true };
+    return { ok: false, reason: { nl: reasons.map((r) => r.nl).join("; "), en: reasons.map((r) => r.en).join("; ") } };
   }
 }

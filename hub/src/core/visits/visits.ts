@@ -30,11 +30,15 @@ export class VisitService {
   private timer: Timer | null = null;
   private counter = 0;
   private readonly changeFns: Array<(v: Visit | null) => void> = [];
+  private hooks: VisitEndHooks | null = null;
 
-  constructor(
-    private readonly ctx: { clock: Clock },
-    private readonly hooks: VisitEndHooks,
-  ) {}
+  /** Built before the stations (their starts ask `blocks`); what ending a visit does comes at `startService`. */
+  constructor(private readonly ctx: { clock: Clock }) {}
+
+  /** Starts the service with what ending a visit does (stop the stations, return holds to safe). Visits open only after this. */
+  startService(hooks: VisitEndHooks): void {
+    this.hooks = hooks;
+  }
 
   get active(): Visit | null {
     return this.current;
@@ -45,6 +49,7 @@ export class VisitService {
   }
 
   start(actor: Actor, params: { label: string; stations: string[]; minutes: number }): Visit {
+    if (this.hooks === null) throw new HubError("DEVICE_OFFLINE", "the hub is still starting: no visit can open yet");
     if (this.current !== null) throw new HubError("REQUEST_INVALID", `a visit is already running ("${this.current.label}", opened by ${this.current.openedBy}); end it first`);
     const now = this.ctx.clock.now();
     const visit: Visit = { id: `visit-${now}-${++this.counter}`, label: params.label, openedBy: actor.name, startedAt: now, endsAt: now + params.minutes * 60_000, stations: [...new Set(params.stations)] };
@@ -61,7 +66,7 @@ export class VisitService {
     this.timer = null;
     this.current = null;
     this.emit();
-    await this.hooks.onEnd(visit, reason);
+    await this.hooks?.onEnd(visit, reason);
     return visit;
   }
 
@@ -79,6 +84,7 @@ export class VisitService {
   stop(): void {
     this.timer?.cancel();
     this.timer = null;
+    this.hooks = null;
   }
 
   private emit(): void {
