@@ -401,13 +401,19 @@ async function assemble(config: Readonly<HubConfig>, clock: Clock, logger: Logge
     : null;
   if (opcua !== null) await life.start("opc ua server", () => opcua.start(), () => opcua.stop());
 
-  await app.listen({ port: config.http.port, host: config.http.host });
-  // Stopped first: no request reaches a component that is already closing.
-  life.opened("http and live stream", async () => {
+  const closeHttp = async () => {
     // io.close() also closes fastify's server underneath; app.close() then finishes fastify's hooks.
     await new Promise<void>((resolve) => void io.close(() => resolve()));
     await app.close();
-  });
+  };
+  try {
+    await app.listen({ port: config.http.port, host: config.http.host });
+  } catch (error) {
+    await closeHttp();
+    throw error;
+  }
+  // Stopped first: no request reaches a component that is already closing.
+  life.opened("http and live stream", closeHttp);
   const addr = app.server.address();
   const httpPort = typeof addr === "object" && addr !== null ? addr.port : config.http.port;
   const restored = safety.list().filter((v) => v.latched).map((v) => v.id);
