@@ -298,8 +298,7 @@ async function assemble(config: Readonly<HubConfig>, clock: Clock, logger: Logge
   };
   registerHubCommands(commandRegistry, { interlocks: safety, alarms, keeper, commands, registry, stations, visits, serialBoards, terminals, installation, noteRestore, onStarted: (device, actuator) => visits.active !== null && visitHolds.add(`${device}/${actuator}`) });
 
-  const live = new LiveStream({ clock, bus, registry }, { site: config.site, siteName: config.siteName, ...config.live });
-  live.useSafety({
+  const live = new LiveStream({ clock, bus, registry }, { site: config.site, siteName: config.siteName, ...config.live }, {
     interlocks: () => safety.list(),
     interlock: (id) => safety.view(id),
     openAlarms: () => alarms.list({ open: true }),

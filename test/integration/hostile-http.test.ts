@@ -141,8 +141,8 @@ describe("a hostile network", () => {
       expect(rows[0]?.details?.actions).toEqual({ "alarm.acknowledge": 160, "nope.x": 40 });
       // No body previews: nothing of the 60 KB comment is on record.
       expect(JSON.stringify(rows)).not.toContain("xxxxxxxx");
-      // Besides them, only the technician's own logins to read the log.
-      expect((await auditOf("limit=5000")).map((r) => r.action).sort()).toEqual(["kiosk.refused", "kiosk.refused", "session.login", "session.login", "session.login"]);
+      // Besides them, only the hub's own start and the technician's own logins to read the log.
+      expect((await auditOf("limit=5000")).map((r) => r.action).sort()).toEqual(["hub.started", "kiosk.refused", "kiosk.refused", "session.login", "session.login", "session.login"]);
     });
 
     it("refuses a command to a client without a session before its body is read", async () => {

@@ -52,6 +52,18 @@ describe("station faults: each kind, each fault, an explicit way back", () => {
   const cmd = (token: string, name: string, params: Record<string, unknown> = {}) => d.command(token, name, params);
   const view = async (id: string) => (await (await fetch(`${d.url}/api/stations/${id}`)).json() as { result: StationView }).result;
   const rule = async (id: string) => (await (await fetch(`${d.url}/api/interlocks/${id}`)).json() as { result: InterlockView }).result;
+  /** Waits until the station may start; on timeout says what it last said instead. */
+  const startable = async (id: string, what: string): Promise<StationView> => {
+    let last: StationView | undefined;
+    try {
+      return await until(async () => {
+        last = await view(id);
+        return last.startable.ok ? last : undefined;
+      }, 60_000, what);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; last: ${last?.state} ${last?.stateReason.en} | ${last?.startable.ok === false ? last.startable.reason.en : ""}`);
+    }
+  };
   const door = (station: string, open: boolean) => async () => void expect(await cmd(tech, "sim.door", { station, open })).toMatchObject({ ok: true });
 
   beforeAll(async () => {
@@ -215,8 +227,9 @@ describe("station faults: each kind, each fault, an explicit way back", () => {
   it.each(rows.map((r) => [`${r.station}: ${r.fault}`, r] as const))("%s", async (_name, row) => {
     const s = row.station;
     // Ready: nothing latched, the station startable.
-    await until(async () => (await view(s)).startable.ok, 30_000, `${s} startable before the fault`);
-    expect(await cmd(juf, "station.start", { station: s, program: row.program })).toMatchObject({ ok: true });
+    await startable(s, `${s} startable before the fault`);
+    const started = await cmd(juf, "station.start", { station: s, program: row.program });
+    expect(started, JSON.stringify(started)).toMatchObject({ ok: true });
     await until(async () => (await view(s)).state === "running", 30_000, `${s} running`);
 
     await row.cause(d);
@@ -243,19 +256,17 @@ describe("station faults: each kind, each fault, an explicit way back", () => {
     // A reset restarts nothing...
     expect((await view(s)).state).not.toBe("running");
     // ...and the station may start again (a printer's firmware restarts first).
-    const back = await until(async () => {
-      const v = await view(s);
-      return v.startable.ok ? v : undefined;
-    }, 30_000, `${s} startable after the reset`);
+    const back = await startable(s, `${s} startable after the reset`);
     expect(back.state).not.toBe("running");
-    expect(await cmd(juf, "station.start", { station: s, program: row.program })).toMatchObject({ ok: true });
+    const again = await cmd(juf, "station.start", { station: s, program: row.program });
+    expect(again, JSON.stringify(again)).toMatchObject({ ok: true });
     await until(async () => (await view(s)).state === "running", 30_000, `${s} running again`);
     expect(await cmd(juf, "station.stop", { station: s })).toMatchObject({ ok: true });
     await until(async () => !["running", "stopping"].includes((await view(s)).state), 30_000, `${s} stopped again`);
   }, 180_000);
 
   it("printer-1: enclosure opened while printing pauses (not latched); resume refused while open, accepted once closed", async () => {
-    await until(async () => (await view("printer-1")).startable.ok, 30_000, "printer startable");
+    await startable("printer-1", "printer startable");
     expect(await cmd(juf, "station.start", { station: "printer-1", program: "calibration-cube" })).toMatchObject({ ok: true });
     await until(async () => (await view("printer-1")).state === "running", 30_000, "printing");
     await door("printer-1", true)();

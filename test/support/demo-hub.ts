@@ -55,12 +55,26 @@ export async function dashboardDir(): Promise<{ dir: string; cleanup(): void }> 
   return { dir: out, cleanup: () => rmSync(out, { recursive: true, force: true }) };
 }
 
-export async function bootDemoHub(options: { start?: string; speed?: number; periodMs?: number; /** false: no dashboard (tests of the hub alone) */ dashboard?: boolean } = {}): Promise<DemoHub> {
+export interface DemoHubOptions {
+  start?: string;
+  speed?: number;
+  periodMs?: number;
+  /** false: no dashboard (tests of the hub alone) */
+  dashboard?: boolean;
+  /**
+   * Changes to the demo config before the hub starts (`safety.estopFromHubMachine: false`, short
+   * sessions); the demo's own config is used as it is without one.
+   */
+  configure?: (config: HubConfig) => HubConfig;
+}
+
+export async function bootDemoHub(options: DemoHubOptions = {}): Promise<DemoHub> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "tec-e2e-"));
   const dashboard = options.dashboard === false ? { dir: path.join(dir, "no-dashboard"), cleanup: () => undefined } : await dashboardDir();
   const { config } = loadConfig(path.join(ROOT, "config/demo.yaml"), { TEC_HTTP_PORT: "0", TEC_MQTT_PORT: "0", TEC_DB_PATH: path.join(dir, "demo.db") });
   // The hub's OPC UA server has a fixed port and a certificate folder: not for parallel browser tests.
-  const base: HubConfig = { ...config, http: { ...config.http, host: "127.0.0.1" }, broker: { ...config.broker, host: "127.0.0.1" }, opcua: { ...config.opcua, enabled: false, pkiFolder: path.join(dir, "opcua") } };
+  const local: HubConfig = { ...config, http: { ...config.http, host: "127.0.0.1" }, broker: { ...config.broker, host: "127.0.0.1" }, opcua: { ...config.opcua, enabled: false, pkiFolder: path.join(dir, "opcua") } };
+  const base = options.configure?.(local) ?? local;
   // The simulated printers and robot cell fill in the config's sim:// addresses, as `npm start` does.
   const hardware = await startDemoHardware(base, dir, { cellPort: 0 });
   const cfg = hardware.config;

@@ -17,10 +17,11 @@ const ROOT = path.resolve(import.meta.dirname, "../..");
 
 /**
  * Starts the hub on `configPath` and resolves once its banner names its ports. A hub that has not
- * got there within `startTimeoutMs` (a config with thousands of devices needs longer than the
- * default on a busy 2-core machine) is killed and the start rejected with what it printed.
+ * got there within `startTimeoutMs` (60 s: a start under tsx takes 5-10 s, three times that on a
+ * busy 2-core machine; a config with thousands of devices longer still) is killed and the start
+ * rejected with what it printed.
  */
-export async function spawnHub(configPath: string, env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = [], startTimeoutMs = 20_000): Promise<HubProcess> {
+export async function spawnHub(configPath: string, env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = [], startTimeoutMs = 60_000): Promise<HubProcess> {
   const proc = spawn(process.execPath, [...nodeArgs, "--import", "tsx", path.join(ROOT, "hub/src/cli.ts"), "start", configPath], {
     cwd: ROOT,
     env: { ...process.env, TEC_LOG_LEVEL: "warn", ...env },

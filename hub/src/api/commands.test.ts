@@ -5,7 +5,6 @@ import { Server } from "socket.io";
 import { io as connect, type Socket as ClientSocket } from "socket.io-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { SessionsConfig } from "../config/users.ts";
 import type { AuditEntry, AuditLog, AuditRecord } from "../core/audit.ts";
 import { AlarmBook } from "../core/alarms/alarms.ts";
 import { Bus } from "../core/bus.ts";

@@ -34,18 +34,6 @@ export interface SafetySource {
   actuatorOrder(ref: string): Readonly<LatestInvocation> | undefined;
 }
 
-const noSafety: SafetySource = {
-  interlocks: () => [],
-  interlock: () => undefined,
-  openAlarms: () => [],
-  alarm: () => undefined,
-  stations: () => [],
-  station: () => undefined,
-  holds: () => [],
-  visit: () => null,
-  actuatorOrder: () => undefined,
-};
-
 /**
  * Interlocks that are not normal are re-sent this often, so a reset's countdown stays current on
  * screens; the stations with them, whose reasons not to start quote the interlocks.
@@ -82,7 +70,6 @@ export class LiveStream {
   private readonly dirtyStations = new Set<string>();
   /** Something every station's `startable` depends on changed (an interlock, the visit). */
   private allStationsDirty = false;
-  private safety: SafetySource = noSafety;
   private readonly actuators = new ActuatorBoard({ order: (ref) => this.safety.actuatorOrder(ref), interlocks: () => this.safety.interlocks() });
   private holds: HeldActuator[] = [];
   private holdsKey = "";
@@ -95,14 +82,12 @@ export class LiveStream {
   private readonly undrained = new WeakMap<Socket, number>();
   readonly counters = { frames: 0, skippedForSlowClients: 0, snapshots: 0 };
 
+  /** `safety`: where interlocks, alarms, stations, holds and the visit are read (built before the stream). */
   constructor(
     private readonly ctx: { clock: Clock; bus: Bus; registry: Registry },
     private readonly options: LiveOptions,
+    private readonly safety: SafetySource,
   ) {}
-
-  useSafety(source: SafetySource): void {
-    this.safety = source;
-  }
 
   attach(io: Server): void {
     this.io = io;

@@ -102,6 +102,10 @@ export class FirmataArmDriver implements RobotDriver {
     this.listeners.push(fn);
   }
 
+  connectError(): string | null {
+    return this.current.connected ? null : this.stats.lastError;
+  }
+
   programs(): string[] {
     return Object.keys(this.o.programs);
   }

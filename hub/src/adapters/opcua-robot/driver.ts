@@ -68,6 +68,10 @@ export class OpcuaRobotDriver implements RobotDriver {
     this.listeners.push(fn);
   }
 
+  connectError(): string | null {
+    return this.current.connected ? null : this.stats.lastError;
+  }
+
   programs(): string[] {
     return [...this.list];
   }

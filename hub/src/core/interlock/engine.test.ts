@@ -184,4 +184,92 @@ describe("interlock engine", () => {
     expect(estop.evaluate(T0 + 2, w.read)).toMatchObject([{ to: "cleared" }]);
     expect(estop.reset("estop-like", juf, T0 + 2)).toBeNull();
   });
+
+  describe("delayS and resets", () => {
+    const hot = () =>
+      new InterlockEngine([rule({ id: "hot", when: { type: "above", input: "water.tempC", value: 65, hysteresis: 5 }, delayS: 10, reset: { roles: ["technician"], clearForS: 2 } })], T0);
+    const at = (e: InterlockEngine, w: World, v: number, t: number) => {
+      w.set("water.tempC", v, T0 + t);
+      return e.evaluate(T0 + t, w.read).map((x) => x.to);
+    };
+
+    it("refuses a reset while the condition holds again, before its delay has passed: the reset would start the delay over", () => {
+      const w = new World();
+      const e = hot();
+      expect(at(e, w, 70, 0)).toEqual(["normal"]);
+      expect(at(e, w, 70, 10_000)).toEqual(["tripped"]);
+      expect(at(e, w, 50, 11_000)).toEqual(["cleared"]);
+      expect(at(e, w, 66, 20_000)).toEqual([]);
+      expect(e.state("hot")).toMatchObject({ status: "cleared", pendingSince: T0 + 20_000 });
+      expect(e.reset("hot", tech, T0 + 20_500)).toMatchObject({ code: "INTERLOCK_TRIPPED", why: { en: "the cause is back (for less than the rule's delay so far)" } });
+      expect(e.state("hot")?.status).toBe("cleared");
+      expect(at(e, w, 66, 30_000)).toEqual(["tripped"]);
+    });
+
+    it("starts the clear time over when the condition came back for less than its delay", () => {
+      const w = new World();
+      const e = hot();
+      at(e, w, 70, 0);
+      at(e, w, 70, 10_000);
+      at(e, w, 50, 11_000);
+      at(e, w, 66, 12_000);
+      expect(at(e, w, 50, 12_500)).toEqual([]);
+      expect(e.reset("hot", tech, T0 + 14_000)).toMatchObject({ code: "INTERLOCK_TRIPPED", why: { en: "the readings must stay fine for another 1 s" } });
+      expect(e.reset("hot", tech, T0 + 14_500)).toBeNull();
+    });
+
+    it("keeps a rule tripped by a bad input tripped when the input returns with the condition holding, even before its delay", () => {
+      const w = new World();
+      const e = new InterlockEngine([rule({ id: "hot", when: { type: "above", input: "water.tempC", value: 65, hysteresis: 0 }, delayS: 10, latch: false })], T0);
+      at(e, w, 20, 0);
+      w.set("water.tempC", 20, T0, "stale");
+      expect(e.evaluate(T0 + 1000, w.read)).toMatchObject([{ to: "tripped", cause: { kind: "input" } }]);
+      // Not normal (which would allow starts) while it is 70 degrees, just because the delay restarted.
+      expect(at(e, w, 70, 2000)).toEqual([]);
+      expect(e.state("hot")?.status).toBe("tripped");
+      expect(at(e, w, 20, 3000)).toEqual(["normal"]);
+    });
+  });
+
+  it("a rule tripped from outside its inputs stays tripped while its causeWhile holds or its inputs are bad, then needs a reset", () => {
+    const w = new World();
+    const e = new InterlockEngine([{ ...rule({ id: "arm-fault", when: { type: "equals", input: "arm.x", value: 1 }, reset: { roles: ["instructor"], clearForS: 1 } }), when: null, causeWhile: { condition: { type: "equals", input: "arm.doorClosed", value: 0 } } }], T0);
+    w.set("arm.doorClosed", 0, T0);
+    expect(e.evaluate(T0, w.read).map((t) => t.to)).toEqual(["normal"]);
+    e.forceTrip("arm-fault", { kind: "manual", detail: { nl: "deur open tijdens programma", en: "door opened during the program" } });
+    expect(e.evaluate(T0 + 10, w.read)).toMatchObject([{ to: "tripped", cause: { kind: "manual" } }]);
+    expect(e.evaluate(T0 + 20, w.read)).toEqual([]);
+    expect(e.state("arm-fault")).toMatchObject({ status: "tripped", holding: { kind: "condition", detail: { en: "arm.doorClosed = 0" } } });
+    expect(e.reset("arm-fault", juf, T0 + 20)).toMatchObject({ code: "INTERLOCK_TRIPPED", why: { en: "the cause is still active: arm.doorClosed = 0" } });
+    w.set("arm.doorClosed", 1, T0 + 30, "stale");
+    e.evaluate(T0 + 30, w.read);
+    expect(e.reset("arm-fault", juf, T0 + 30)).toMatchObject({ why: { en: "the cause is still active: reading arm.doorClosed is stale" } });
+    w.set("arm.doorClosed", 1, T0 + 40);
+    expect(e.evaluate(T0 + 40, w.read)).toMatchObject([{ from: "tripped", to: "cleared" }]);
+    w.set("arm.doorClosed", 0, T0 + 50);
+    expect(e.evaluate(T0 + 50, w.read)).toMatchObject([{ from: "cleared", to: "tripped", retrigger: true, cause: { detail: { en: "arm.doorClosed = 0" } } }]);
+    w.set("arm.doorClosed", 1, T0 + 60);
+    e.evaluate(T0 + 60, w.read);
+    expect(e.reset("arm-fault", juf, T0 + 1059)).toMatchObject({ code: "INTERLOCK_TRIPPED" });
+    expect(e.reset("arm-fault", juf, T0 + 1060)).toBeNull();
+    // Without a forced trip the door alone trips nothing: it only keeps a trip.
+    w.set("arm.doorClosed", 0, T0 + 2000);
+    expect(e.evaluate(T0 + 2000, w.read)).toEqual([]);
+  });
+
+  it("counts every trip of a rule, restored ones too, and never counts down (for permit holders)", () => {
+    const w = new World();
+    const e = new InterlockEngine([rule({ id: "soc", when: { type: "below", input: "battery.socPct", value: 10 }, latch: false }), leakRule], T0);
+    e.restore("water-leak", { cause: null, trippedAt: null }, T0);
+    w.set("battery.socPct", 50, T0);
+    w.set("water.leak", 0, T0);
+    e.evaluate(T0, w.read);
+    expect([e.trips("soc"), e.trips("water-leak")]).toEqual([0, 1]);
+    for (const [i, v] of [5, 50, 5, 50].entries()) {
+      w.set("battery.socPct", v, T0 + i + 1);
+      e.evaluate(T0 + i + 1, w.read);
+    }
+    expect(e.state("soc")?.status).toBe("normal");
+    expect([e.trips("soc"), e.trips("water-leak"), e.trips("nope")]).toEqual([2, 1, 0]);
+  });
 });

@@ -42,4 +42,6 @@ export interface RobotDriver {
   programs(): string[];
   /** The robot's firmware or controller as it names itself ("StandardFirmata.ino 2.5"), once known. */
   firmware?(): string | null;
+  /** Why the last attempt to connect failed, in words a technician can act on; null once connected. */
+  connectError?(): string | null;
 }

@@ -4,7 +4,8 @@
  * and because every channel a rule reads is an input, a lost connection trips both. Any other
  * fault of the station (a program error, a protective stop during a program, a firmware fault the
  * robot reports) trips `<id>-fault`, which the station reports; it cannot be reset while the robot
- * is unreachable or still in a protective stop. Resetting a station's trips resets the robot's own
+ * is unreachable or its door is open (the usual cause of a protective stop; the robot's own latch
+ * is reset with the rule, and a cell refuses that while its cause is still there). Resetting a station's trips resets the robot's own
  * fault state (the cell's ResetFault), which starts nothing. Mode and presence are permissives of
  * the demo state machine, not trips.
  */

@@ -163,7 +163,7 @@ export class RobotStation implements Station {
       program: s.programState === "running" ? (s.program ?? this.lastProgram) : null,
       progress: null,
       catalogue: this.catalogue(),
-      details: { demoState: d.state, mode: s.mode, emergencyStop: s.emergencyStop, protectiveStop: s.protectiveStop, doorClosed: s.doorClosed, programState: s.programState, error: s.error, axesDeg: s.axesDeg, note: this.config.note ?? null },
+      details: { demoState: d.state, connectError: s.connected ? null : (this.driver.connectError?.() ?? null), firmware: this.driver.firmware?.() ?? null, mode: s.mode, emergencyStop: s.emergencyStop, protectiveStop: s.protectiveStop, doorClosed: s.doorClosed, programState: s.programState, error: s.error, axesDeg: s.axesDeg, note: this.config.note ?? null },
     };
   }
 
