@@ -83,10 +83,13 @@ export class ConditionEvaluator {
     switch (c.type) {
       case "above": {
         m.active = m.active ? v > c.value - c.hysteresis : v > c.value;
+        // Inside the hysteresis band it still holds: say so, with the value it must fall below.
+        if (m.active && v <= c.value) return { value: true, detail: { nl: `${c.input} ${fmt(v)}, nog niet onder ${fmt(c.value - c.hysteresis)}`, en: `${c.input} ${fmt(v)}, not yet below ${fmt(c.value - c.hysteresis)}` } };
         return { value: m.active, detail: m.active ? same(`${c.input} ${fmt(v)} > ${fmt(c.value)}`) : null };
       }
       case "below": {
         m.active = m.active ? v < c.value + c.hysteresis : v < c.value;
+        if (m.active && v >= c.value) return { value: true, detail: { nl: `${c.input} ${fmt(v)}, nog niet boven ${fmt(c.value + c.hysteresis)}`, en: `${c.input} ${fmt(v)}, not yet above ${fmt(c.value + c.hysteresis)}` } };
         return { value: m.active, detail: m.active ? same(`${c.input} ${fmt(v)} < ${fmt(c.value)}`) : null };
       }
       case "equals": {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { InterlockRule, type InterlockRule as Rule } from "../../config/interlocks.ts";
 import type { Actor } from "../types.ts";
-import { InterlockEngine } from "./engine.ts";
-import type { InputReading } from "./inputs.ts";
+import { type EngineRule, InterlockEngine } from "./engine.ts";
+import type { InputReading, InputView } from "./inputs.ts";
 
 const tech: Actor = { name: "tech", role: "technician" };
 const juf: Actor = { name: "juf", role: "instructor" };
@@ -271,5 +271,33 @@ describe("interlock engine", () => {
     }
     expect(e.state("soc")?.status).toBe("normal");
     expect([e.trips("soc"), e.trips("water-leak"), e.trips("nope")]).toEqual([2, 1, 0]);
+  });
+});
+
+describe("a reset refused inside the hysteresis band", () => {
+  it("quotes the value now and the threshold it must pass, not the value it tripped on", () => {
+    const rule: EngineRule = {
+      id: "hot",
+      name: { nl: "Heet", en: "Hot" },
+      reason: { nl: "te heet", en: "too hot" },
+      severity: "critical",
+      when: { type: "above", input: "water.tempC", value: 65, hysteresis: 5 },
+      delayS: 0,
+      actions: [],
+      latch: true,
+      reset: { roles: ["technician"], clearForS: 0 },
+      forbids: [],
+      escalation: "alarm",
+    };
+    const engine = new InterlockEngine([rule], 0);
+    let v = 70;
+    const read: InputView = () => ({ value: v, at: 0, quality: "ok", deviceState: "ready" });
+    engine.evaluate(0, read);
+    expect(engine.state("hot")?.status).toBe("tripped");
+    v = 61;
+    engine.evaluate(1000, read);
+    const refusal = engine.reset("hot", { name: "t", role: "technician" }, 1000);
+    expect(refusal?.why.en).toBe("the cause is still active: water.tempC 61, not yet below 60");
+    expect(engine.state("hot")?.cause?.detail.en).toBe("water.tempC 70 > 65");
   });
 });

@@ -297,7 +297,8 @@ export class InterlockEngine {
         // Still active; the first cause stays the reason it tripped. A condition that holds again
         // keeps it tripped too, before its delayS has passed: the delay is for tripping, not for letting go.
         if (cause !== null || holding !== null || s.pendingSince !== null) {
-          s.holding = cause !== null ? null : holding;
+          // What keeps it tripped now (the current value, not the one it tripped on), for the reset refusal.
+          s.holding = cause ?? holding;
           return null;
         }
         if (!r.def.latch) return move("normal", { cause: null, trippedAt: null, okSince: now, holding: null });
