@@ -10,9 +10,7 @@ import { expire, logout, onSessionChange, session } from "../core/session.ts";
 import { lang, setLang, t } from "../i18n/index.ts";
 import { mountEstop } from "./estop.ts";
 import { icon } from "./icons.ts";
-
-/** Below this the countdown turns to a warning. */
-const WARN_MS = 5 * 60_000;
+import { SESSION_WARN_MS, sessionWarning } from "./session-warning.ts";
 
 export interface StaffShell {
   main: HTMLElement;
@@ -61,7 +59,8 @@ export function staffShell(root: HTMLElement, ctx: AppContext, active: "instruct
     h("div", { class: "top-right" }, conn.el, sessionBox, langButton()),
   );
   const main = h("main", { class: `staff-main view-${active}`, id: "main" });
-  root.replaceChildren(header, main);
+  const warning = sessionWarning();
+  root.replaceChildren(header, warning.el, main);
   root.className = "staff";
   const unmountEstop = mountEstop(root, ctx.live);
 
@@ -70,7 +69,10 @@ export function staffShell(root: HTMLElement, ctx: AppContext, active: "instruct
     setText(site, ctx.live.snapshot?.siteName ?? "");
     const s = session();
     sessionBox.hidden = s === null;
-    if (s === null) return;
+    if (s === null) {
+      warning.update(null, 0);
+      return;
+    }
     setText(who, `${s.name} · ${t(`role.${s.role}`)}`);
     const remaining = s.expiresAt - ctx.live.now();
     if (remaining <= 0) {
@@ -78,7 +80,8 @@ export function staffShell(root: HTMLElement, ctx: AppContext, active: "instruct
       return;
     }
     setText(left, t("session.left", { time: countdown(remaining) }));
-    left.classList.toggle("warn", remaining < WARN_MS);
+    left.classList.toggle("warn", remaining <= SESSION_WARN_MS);
+    warning.update(s, remaining);
   };
   tick();
   const timer = window.setInterval(tick, 1000);

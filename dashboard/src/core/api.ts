@@ -30,8 +30,8 @@ export function onUnauthorized(fn: (message: string) => void): void {
   unauthorized = fn;
 }
 
-function headers(token: string | null | undefined, json: boolean): Record<string, string> {
-  const h: Record<string, string> = { accept: "application/json" };
+function headers(token: string | null | undefined, json: boolean, extra: Record<string, string> = {}): Record<string, string> {
+  const h: Record<string, string> = { accept: "application/json", ...extra };
   if (json) h["content-type"] = "application/json";
   if (token) h.authorization = `Bearer ${token}`;
   return h;
@@ -56,20 +56,21 @@ function networkError(error: unknown): ApiError {
   return new ApiError(0, "NETWORK", error instanceof Error ? error.message : String(error));
 }
 
-export async function apiGet<T>(path: string, token?: string | null): Promise<T> {
+/** `extra`: headers of the request's own (a registered e-stop terminal's token). */
+export async function apiGet<T>(path: string, token?: string | null, extra?: Record<string, string>): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(path, { headers: headers(token, false), cache: "no-store" });
+    res = await fetch(path, { headers: headers(token, false, extra), cache: "no-store" });
   } catch (error) {
     throw networkError(error);
   }
   return parse<T>(res, token);
 }
 
-export async function apiPost<T>(path: string, body: unknown, token?: string | null): Promise<T> {
+export async function apiPost<T>(path: string, body: unknown, token?: string | null, extra?: Record<string, string>): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(path, { method: "POST", headers: headers(token, true), body: JSON.stringify(body ?? {}), keepalive: true });
+    res = await fetch(path, { method: "POST", headers: headers(token, true, extra), body: JSON.stringify(body ?? {}), keepalive: true });
   } catch (error) {
     throw networkError(error);
   }

@@ -83,6 +83,23 @@ export async function login(name: string, secret: string): Promise<Session> {
   return current;
 }
 
+/**
+ * Logs in again as the same person before the session ends (the shell's warning), then ends the
+ * old session at the hub: one person, one live session. The old one is ended with a bare request,
+ * not apiPost: a 401 to it (already over) must not end the new one.
+ */
+export async function renew(secret: string): Promise<Session> {
+  const old = current;
+  if (old === null) throw new Error("no session to renew");
+  const next = await login(old.name, secret);
+  try {
+    await fetch("/api/logout", { method: "POST", headers: { authorization: `Bearer ${old.token}`, "content-type": "application/json" }, body: "{}", keepalive: true });
+  } catch {
+    // It ends by its own time limit.
+  }
+  return next;
+}
+
 export async function logout(): Promise<void> {
   const t = current?.token;
   current = null;

@@ -45,4 +45,12 @@ export const NAMES: Readonly<Record<string, Record<Lang, string>>> = {
   "grid-meter.gridImportWh": { nl: "Afgenomen van het net", en: "Imported from the grid" },
   "grid-meter.gridExportWh": { nl: "Teruggeleverd aan het net", en: "Exported to the grid" },
   "estop-button.pressed": { nl: "Noodstopknop ingedrukt", en: "E-stop button pressed" },
+  // The Arduino in the technical cupboard: its actuators have no label of their own.
+  "tech-cupboard": { nl: "Technische kast", en: "Technical cupboard" },
+  "tech-cupboard.fanEnable": { nl: "Ventilator technische kast", en: "Technical cupboard fan" },
+  "tech-cupboard.lightsEnable": { nl: "Verlichting technische kast", en: "Technical cupboard lights" },
+  "tech-cupboard.cupboardTempC": { nl: "Temperatuur technische kast", en: "Technical cupboard temperature" },
+  "tech-cupboard.rainTankLevelPct": { nl: "Niveau regenton", en: "Rain barrel level" },
+  "tech-cupboard.doorOpen": { nl: "Deur technische kast open", en: "Technical cupboard door open" },
+  "tech-cupboard.leak": { nl: "Lekdetectie kast", en: "Cupboard leak detection" },
 };

@@ -12,6 +12,45 @@ export const STAFF_STRINGS = {
   "estop.bannerTitle": { nl: "Noodstop actief: alles staat veilig stil", en: "Emergency stop active: everything is stopped safely" },
   "estop.bannerHow": { nl: "Reset hiernaast bij de interlocks, als de oorzaak weg is. Een reset start niets.", en: "Reset it with the interlocks once the cause is gone. A reset starts nothing." },
   "estop.bannerCleared": { nl: "De oorzaak is weg: wacht op een reset.", en: "The cause is gone: waiting for a reset." },
+  "estop.mode.terminal": { nl: "Werkt ook zonder inloggen (geregistreerd scherm: {name})", en: "Works without a login too (registered screen: {name})" },
+  "estop.mode.hubMachine": { nl: "Werkt ook zonder inloggen (computer van de hub)", en: "Works without a login too (the hub's own computer)" },
+  "estop.mode.login": { nl: "Werkt hier alleen na inloggen", en: "Works here only after logging in" },
+
+  // E-stop terminals: screens whose e-stop works without a login (technician's workbench)
+  "terminal.title": { nl: "Noodstop-schermen", en: "E-stop terminals" },
+  "terminal.intro": {
+    nl: "Op een geregistreerd scherm werkt de noodstopknop ook als niemand is ingelogd. Registreer alleen vaste schermen bij de stations, nooit een telefoon.",
+    en: "On a registered screen the e-stop button works even when nobody is logged in. Register only fixed screens by the stations, never a phone.",
+  },
+  "terminal.selfRegistered": { nl: "Dit scherm is een geregistreerd noodstop-scherm: {name}", en: "This screen is a registered e-stop terminal: {name}" },
+  "terminal.selfHubMachine": { nl: "Dit scherm draait op de computer van de hub: de noodstop werkt hier al zonder inloggen.", en: "This screen runs on the hub's own computer: the e-stop already works here without a login." },
+  "terminal.selfUnknown": { nl: "Dit scherm is geregistreerd als {name}, maar de hub kon niet zeggen of dat nog geldt.", en: "This screen is registered as {name}, but the hub could not say whether that still holds." },
+  "terminal.selfNot": { nl: "Dit scherm is niet geregistreerd: zonder inloggen werkt de noodstop hier niet.", en: "This screen is not registered: without a login the e-stop does not work here." },
+  "terminal.name": { nl: "Naam van dit scherm", en: "Name of this screen" },
+  "terminal.namePlaceholder": { nl: "bijv. Tablet bij de robots", en: "e.g. Tablet by the robots" },
+  "terminal.nameNeeded": { nl: "Geef dit scherm een naam.", en: "Give this screen a name." },
+  "terminal.register": { nl: "Dit scherm registreren", en: "Register this screen" },
+  "terminal.registering": { nl: "Registreren…", en: "Registering…" },
+  "terminal.registered": { nl: "Geregistreerd: de noodstop op dit scherm werkt nu ook zonder inloggen.", en: "Registered: the e-stop on this screen now works without a login too." },
+  "terminal.none": { nl: "Nog geen schermen geregistreerd.", en: "No screens registered yet." },
+  "terminal.col.name": { nl: "Scherm", en: "Screen" },
+  "terminal.col.registered": { nl: "Geregistreerd", en: "Registered" },
+  "terminal.col.lastSeen": { nl: "Laatst contact", en: "Last contact" },
+  "terminal.col.state": { nl: "Staat", en: "State" },
+  "terminal.thisScreen": { nl: "dit scherm", en: "this screen" },
+  "terminal.registeredBy": { nl: "door {by} op {time}", en: "by {by} on {time}" },
+  "terminal.active": { nl: "in gebruik", en: "active" },
+  "terminal.revokedAt": { nl: "ingetrokken op {time}", en: "revoked on {time}" },
+  "terminal.revoke": { nl: "Intrekken", en: "Revoke" },
+  "terminal.revoking": { nl: "Intrekken…", en: "Revoking…" },
+  "terminal.revoked": { nl: "Ingetrokken: dat scherm heeft voor de noodstop weer een login nodig.", en: "Revoked: that screen needs a login for the e-stop again." },
+
+  // Session: the warning before it ends
+  "session.warnLabel": { nl: "Je sessie loopt af", en: "Your session is ending" },
+  "session.warnTitle": { nl: "Je sessie eindigt over {time}", en: "Your session ends in {time}" },
+  "session.warnText": { nl: "Log nu opnieuw in, dan kun je daarna gewoon verder.", en: "Log in again now and carry on without a break." },
+  "session.again": { nl: "Opnieuw inloggen", en: "Log in again" },
+  "session.fillSecret": { nl: "Vul je code in.", en: "Enter your code." },
 
   // Hold to confirm
   "hold.hint": { nl: "houd {s} s ingedrukt", en: "hold for {s} s" },
@@ -94,6 +133,26 @@ export const STAFF_STRINGS = {
   "hold.status.off": { nl: "uit", en: "off" },
   "block.waiting": { nl: "{name} wacht op verse meetwaarden", en: "{name} is waiting for fresh readings" },
   "block.notReset": { nl: "{name} is nog niet gereset", en: "{name} has not been reset yet" },
+
+  // Instructor: what a stop left off, and "installation back on"
+  "installation.title": { nl: "Staat nog uit na de stop", en: "Still off after the stop" },
+  "installation.titleDone": { nl: "De installatie staat weer aan", en: "The installation is back on" },
+  "installation.intro": {
+    nl: "Dit hoort aan te staan, maar staat uit sinds een noodstop, een storing of een stop. Niets gaat vanzelf weer aan.",
+    en: "These should be on, but are off since an emergency stop, a trip or a stop. Nothing comes back on by itself.",
+  },
+  "installation.switchedOffBy": { nl: "Uitgezet door: {why}", en: "Switched off by: {why}" },
+  "installation.blocked": { nl: "Kan nog niet aan: {why}", en: "Cannot come back on yet: {why}" },
+  "installation.mayReturn": { nl: "Kan weer aan.", en: "Can come back on." },
+  "installation.pendingWhy": { nl: "De hub start op: dit gaat aan zodra het mag.", en: "The hub is starting up: this comes on once it is allowed." },
+  "installation.noneYet": { nl: "Nog niets kan weer aan: neem eerst de oorzaak weg en reset de noodstop of interlock.", en: "Nothing can come back on yet: remove the cause first, then reset the emergency stop or interlock." },
+  "installation.restore": { nl: "Installatie weer aan", en: "Installation back on" },
+  "installation.restoring": { nl: "Installatie weer aanzetten…", en: "Switching the installation back on…" },
+  "installation.restored": { nl: "Weer aan", en: "Back on" },
+  "installation.refused": { nl: "{name} niet weer aan", en: "{name} not back on" },
+  "installation.nothingToDo": { nl: "Er stond niets meer uit.", en: "Nothing was off any more." },
+  "installation.allOn": { nl: "Alles staat weer aan.", en: "Everything is back on." },
+  "installation.close": { nl: "Sluiten", en: "Close" },
 
   // Class visits
   "visit.title": { nl: "Klasbezoek", en: "Class visit" },

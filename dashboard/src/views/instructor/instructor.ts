@@ -1,7 +1,8 @@
 /**
  * The instructor's console (`#/instructor`, PIN login, a tablet): every station with what it is
  * doing and what stops it, start and stop, the interlocks with hold-to-confirm reset, the open
- * alarms, and the emergency stop that is always on screen.
+ * alarms, what a stop left off with one hold-to-confirm "installation back on", and the emergency
+ * stop that is always on screen.
  *
  * Stations, actuators, holds, interlocks and the visit come from the live stream only, one source
  * of truth: a screen that mixed it with REST polls and the audit log kept "may not start" up after
@@ -19,6 +20,7 @@ import { onSessionChange, session } from "../../core/session.ts";
 import { lang, t, tx } from "../../i18n/index.ts";
 import { actuatorRow, type ActuatorRow } from "./actuator-row.ts";
 import { actuatorStatus } from "./actuator-state.ts";
+import { installationPanel } from "./installation.ts";
 import { programStationCard } from "./program-station.ts";
 import { deviceTitle, stationsFrom, type Station } from "./stations.ts";
 import { visitCard } from "./visit.ts";
@@ -26,14 +28,19 @@ import { visitCard } from "./visit.ts";
 export function instructorView(root: HTMLElement, ctx: AppContext): Unmount {
   const shell = staffShell(root, ctx, "instructor");
   let inner: Unmount | null = null;
+  let shown: "login" | "console" | null = null;
   const render = () => {
+    const s = session();
+    // Logging in again before the session ends (the shell's warning) keeps the console as it is.
+    if (s !== null && shown === "console") return;
     inner?.();
     inner = null;
-    const s = session();
     if (s === null) {
+      shown = "login";
       shell.main.replaceChildren(loginForm("instructor"));
       return;
     }
+    shown = "console";
     inner = consoleView(shell.main, ctx);
   };
   render();
@@ -57,8 +64,10 @@ function consoleView(main: HTMLElement, ctx: AppContext): Unmount {
   const alarms = alarmPanel(live, { openOnly: true });
   const visit = visitCard(live);
   visit.el.hidden = true;
+  const installation = installationPanel(live);
   main.replaceChildren(
     estopBanner,
+    installation.el,
     h("div", { class: "columns" }, h("div", { class: "col-main" }, visit.el, h("h2", { class: "section-title" }, icon("play"), t("station.title")), loadStatus, stationsEl), h("div", { class: "col-side" }, interlocks.el, alarms.el)),
   );
 
@@ -121,6 +130,7 @@ function consoleView(main: HTMLElement, ctx: AppContext): Unmount {
     if (active) setText(estopBanner.querySelector(".estop-banner-text"), `${estop.cause ? tx(estop.cause.detail) : ""} · ${estop.status === "cleared" ? t("estop.bannerCleared") : t("estop.bannerHow")}`);
     interlocks.update();
     alarms.update();
+    installation.update();
     if (!visit.el.hidden) visit.update(live.visit());
   };
 

@@ -1,7 +1,8 @@
 /**
  * The technician's workbench (`#/technician/<tab>`, password login, a desk): device health,
- * alarms, interlocks, the audit log, history charts, the hub's own health and, while simulators
- * run, their controls for lessons. The emergency stop stays on screen on every tab.
+ * alarms, interlocks (with the screens registered for the e-stop without a login), the audit log,
+ * history charts, the hub's own health and, while simulators run, their controls for lessons. The
+ * emergency stop stays on screen on every tab.
  */
 import type { AppContext, Unmount } from "../../core/app.ts";
 import { alarmPanel, isOpen } from "../../components/alarms.ts";
@@ -20,6 +21,7 @@ import { historyTab } from "./history.ts";
 import { hubHealthTab } from "./hub-health.ts";
 import { simulatorTab } from "./simulator.ts";
 import { poll, type Tab } from "./tab.ts";
+import { terminalsPanel } from "./terminals.ts";
 
 const TABS = ["devices", "alarms", "interlocks", "audit", "history", "hub", "sim"] as const;
 type TabId = (typeof TABS)[number];
@@ -28,17 +30,23 @@ const TAB_ICON: Record<TabId, IconName> = { devices: "cpu", alarms: "bell", inte
 export function technicianView(root: HTMLElement, ctx: AppContext): Unmount {
   const shell = staffShell(root, ctx, "technician");
   let inner: Unmount | null = null;
+  let shown: "login" | "wrong-role" | "workbench" | null = null;
   const render = () => {
+    const s = session();
+    // Logging in again before the session ends (the shell's warning) keeps the tab as it is.
+    if (s !== null && s.role === "technician" && shown === "workbench") return;
     inner?.();
     inner = null;
-    const s = session();
     if (s === null) {
+      shown = "login";
       shell.main.replaceChildren(loginForm("technician"));
     } else if (s.role !== "technician") {
+      shown = "wrong-role";
       const out = h("button", { type: "button", class: "btn btn-primary" }, icon("logout"), t("tech.switchUser"));
       out.addEventListener("click", () => void logout());
       shell.main.replaceChildren(h("section", { class: "card login", "data-testid": "wrong-role" }, h("h2", null, icon("lock"), t("tech.onlyTechnicians")), h("p", null, t("tech.loggedInAs", { name: s.name, role: t(`role.${s.role}`) })), out));
     } else {
+      shown = "workbench";
       inner = workbench(shell.main, ctx);
     }
   };
@@ -88,7 +96,18 @@ function workbench(main: HTMLElement, ctx: AppContext): Unmount {
             // The live stream still carries every change of state.
           }
         }, 2000);
-        return { el: interlocks.el, update: () => interlocks.update(), destroy: stop };
+        const terminals = terminalsPanel(live);
+        return {
+          el: h("div", { class: "tab-stack" }, interlocks.el, terminals.el),
+          update: () => {
+            interlocks.update();
+            terminals.update();
+          },
+          destroy: () => {
+            stop();
+            terminals.destroy();
+          },
+        };
       }
       case "audit":
         return auditTab(ctx);

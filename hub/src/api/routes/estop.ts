@@ -10,7 +10,7 @@ import type { AuditLog } from "../../core/audit.ts";
 import type { Clock } from "../../core/clock.ts";
 import { HubError, errorReply } from "../../core/errors.ts";
 import type { InterlockService } from "../../core/interlock/service.ts";
-import type { Actor } from "../../core/types.ts";
+import type { Actor, Text } from "../../core/types.ts";
 import { type EstopTerminals, TERMINAL_HEADER, isLoopback } from "../estop-terminals.ts";
 import { type ActorOf, requireRole } from "../guard.ts";
 import type { RefusalLedger } from "../refusals.ts";
@@ -42,15 +42,18 @@ export function registerEstopRoutes(app: FastifyInstance, deps: EstopRouteDeps):
       const terminal = deps.terminals.verify(typeof header === "string" ? header : undefined);
       let actor: Actor;
       let via: string;
+      let who: Text | undefined;
       if (session.role === "instructor" || session.role === "technician") {
         actor = session;
         via = "session";
       } else if (terminal !== null) {
         actor = { name: `terminal ${terminal.name}`, role: "device" };
         via = "terminal";
+        who = { nl: `noodstopscherm ${terminal.name}`, en: `e-stop screen ${terminal.name}` };
       } else if (deps.fromHubMachine && isLoopback(request.socket.remoteAddress)) {
         actor = { name: "screen on the hub's own machine", role: "device" };
         via = "hub machine";
+        who = { nl: "het scherm op de computer van de hub", en: "the screen on the hub's own computer" };
       } else {
         deps.refusals.note(request.ip, "estop (unregistered screen)", {});
         return sendReply(
@@ -63,7 +66,7 @@ export function registerEstopRoutes(app: FastifyInstance, deps: EstopRouteDeps):
           ),
         );
       }
-      const view = deps.interlocks.emergencyStop(actor);
+      const view = deps.interlocks.emergencyStop(actor, who);
       deps.audit.append({ at: deps.clock.now(), actor, action: "estop.trigger", target: "*", result: "ok", details: { via, ...(terminal !== null ? { terminal: terminal.id } : {}), from: request.ip } });
       return sendReply(reply, { ok: true, result: view });
     },

@@ -184,11 +184,12 @@ export class InterlockService implements Permits {
   }
 
   /** The emergency stop from a screen or the API: every actuator to safe, latched until reset. */
-  emergencyStop(actor: Actor): InterlockView {
+  /** `who`: how screens name the one who pressed it, if not the actor's name (a terminal, the hub's own screen). */
+  emergencyStop(actor: Actor, who?: Text): InterlockView {
     // During a planned stop nothing is evaluated any more, but the stop's actions still run.
     const rule = this.engine.rule(ESTOP_ID);
     if (this.frozen && rule !== undefined) this.runActions(rule);
-    this.engine.forceTrip(ESTOP_ID, { kind: "manual", detail: { nl: `noodstop door ${actor.name}`, en: `emergency stop by ${actor.name}` } });
+    this.engine.forceTrip(ESTOP_ID, { kind: "manual", detail: { nl: `noodstop door ${who?.nl ?? actor.name}`, en: `emergency stop by ${who?.en ?? actor.name}` } });
     this.evaluate();
     const view = this.view(ESTOP_ID);
     if (view === undefined) throw new HubError("NOT_FOUND", "no emergency stop");
