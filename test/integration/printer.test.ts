@@ -171,6 +171,9 @@ describe("printer station (Marlin over a pty)", () => {
       expect(trip.latched).toBe(true);
       expect(`${trip.cause?.detail.en ?? ""}`).toMatch(reason);
       expect((await station(hh)).state).toBe("faulted");
+      // The hub cannot see a halted firmware's cause go: the interlock says what its reset does.
+      expect(trip.resetEffect?.en).toMatch(/restarts its firmware/);
+      expect((await station(hh)).startable).toMatchObject({ ok: false });
     } finally {
       d.stop();
     }

@@ -156,7 +156,7 @@ export async function bootSafety(overrides: Partial<HubConfigInput> = {}): Promi
   return { h, plant };
 }
 
-export async function interlock(h: Harness, id: string): Promise<{ status: string; latched: boolean; cause: { kind: string; detail: { nl: string; en: string } } | null; resetBlocked: { nl: string; en: string } | null; reason: { nl: string; en: string } }> {
+export async function interlock(h: Harness, id: string): Promise<{ status: string; latched: boolean; cause: { kind: string; detail: { nl: string; en: string } } | null; resetBlocked: { nl: string; en: string } | null; reason: { nl: string; en: string }; resetEffect: { nl: string; en: string } | null }> {
   const r = await h.get<{ ok: true; result: Awaited<ReturnType<typeof interlock>> }>(`/api/interlocks/${id}`);
   return r.body.result;
 }

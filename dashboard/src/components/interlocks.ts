@@ -77,7 +77,9 @@ export function interlockPanel(live: LiveStore): { el: HTMLElement; update(): vo
     setText(row.querySelector(".il-cause"), il.cause && abnormal ? `${t("interlock.cause")}: ${tx(il.cause.detail)}${since}` : "");
     setText(row.querySelector(".il-forbids"), abnormal && il.forbids.length > 0 ? `${t("interlock.forbids")}: ${il.forbids.map(actuatorName).join(", ")}` : "");
     const blocked = row.querySelector(".il-blocked") as HTMLElement;
-    setText(blocked, abnormal && il.resetBlocked ? `${t("interlock.resetBlocked")}: ${tx(il.resetBlocked)}` : "");
+    // Where the hub cannot see the cause go (a halted printer firmware), it says what a reset does instead.
+    const effect = il.status === "cleared" && il.resetEffect ? `${t("interlock.resetEffect")}: ${tx(il.resetEffect)}` : "";
+    setText(blocked, abnormal && il.resetBlocked ? `${t("interlock.resetBlocked")}: ${tx(il.resetBlocked)}` : effect);
     const me = session();
     const mayReset = me !== null && il.resetRoles.includes(me.role);
     const latched = il.status === "tripped" || il.status === "cleared";

@@ -184,6 +184,7 @@ export const STAFF_STRINGS = {
   "interlock.forbids": { nl: "Verbiedt", en: "Forbids" },
   "interlock.everything": { nl: "alles", en: "everything" },
   "interlock.resetBlocked": { nl: "Reset kan nu nog niet", en: "Reset not possible yet" },
+  "interlock.resetEffect": { nl: "Een reset doet dit", en: "What a reset does" },
   "interlock.reset": { nl: "Reset", en: "Reset" },
   "interlock.resetEstop": { nl: "Noodstop resetten", en: "Reset emergency stop" },
   "interlock.resetting": { nl: "Resetten…", en: "Resetting…" },
