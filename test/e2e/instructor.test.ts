@@ -191,8 +191,17 @@ describe("instructor console", () => {
     const token = await page.evaluate(() => (JSON.parse(sessionStorage.getItem("tec-session") ?? "{}") as { token?: string }).token ?? "");
     expect(token).not.toBe("");
     await fetch(`${demo.url}/api/logout`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
-    await row("climate.ventilationEnable").locator('[data-action="stop"]').click();
-    await expect.poll(() => page.locator('[data-testid="login"]').isVisible(), { timeout: 30_000 }).toBe(true);
+    // Any staff action finds out. Clicked through the DOM as it is at that moment: under heavy load
+    // the row was seen re-rendered while Playwright waited for it to be stable (see the closing note).
+    await expect
+      .poll(
+        async () => {
+          await page.evaluate(() => (document.querySelector<HTMLButtonElement>('[data-actuator="climate.ventilationEnable"] [data-action="stop"]'))?.click());
+          return page.locator('[data-testid="login"]').isVisible();
+        },
+        { timeout: 30_000, interval: 1000 },
+      )
+      .toBe(true);
     expect(await page.locator(".login-ended").textContent()).toMatch(/^Je sessie is afgelopen\. Log opnieuw in\. \(de hub zegt: .+\)$/);
     // The e-stop is still there and still works without the session: this is the hub's own
     // machine (estop-without-login.test.ts and estop-terminals.test.ts have the rest).

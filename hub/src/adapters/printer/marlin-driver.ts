@@ -12,6 +12,9 @@ import type { Logger } from "../../core/logger.ts";
 import type { SupervisedLink } from "../../transports/supervised-link.ts";
 import { type HaltKind, LONG_RUNNING, type TemperatureReport, classifyLine, commandWord, frame } from "./gcode.ts";
 
+/** How long after a reconnect of ours halt lines count as leftovers from before it. */
+const STALE_HALT_MS = 500;
+
 export type DriverState = "disconnected" | "connecting" | "operational" | "halted";
 
 export interface DriverOptions {
@@ -80,6 +83,12 @@ type Listeners = { [K in keyof DriverEvents]: Array<DriverEvents[K]> };
 
 export class MarlinDriver {
   private current: DriverState = "disconnected";
+  /**
+   * Until then, halt lines are what the firmware said before the reconnect that reset it (its
+   * answer to our M112 still in the port's buffers), not a new halt. A firmware that is still
+   * halted answers our hellos after that and is caught then.
+   */
+  private staleHaltsUntil = 0;
   private lineNumber = 0;
   private readonly history = new Map<number, string>();
   private queue: Pending[] = [];
@@ -185,6 +194,7 @@ export class MarlinDriver {
   /** After a halt: close and reopen the port (on real hardware DTR resets the board) and handshake again. */
   async reconnect(): Promise<void> {
     this.failAll("reconnecting");
+    this.staleHaltsUntil = this.ctx.clock.now() + STALE_HALT_MS;
     await this.link.release();
     this.link.reclaim();
   }
@@ -317,6 +327,11 @@ export class MarlinDriver {
         }
         return;
       case "halt":
+        if (this.current === "connecting" && this.ctx.clock.now() < this.staleHaltsUntil) {
+          this.ctx.logger.info({ line: line.message }, "printer: a halt line from before the reconnect, ignored");
+          this.emit("message", line.message, "info");
+          return;
+        }
         if (this.current === "halted") {
           // One halt, several lines: Marlin names the cause (`MINTEMP triggered`) and then says
           // `Printer halted. kill() called!`. The first line is the reason; the rest are messages.
