@@ -35,7 +35,10 @@ describe("kiosk", () => {
   };
 
   beforeAll(async () => {
-    [demo, tb] = await Promise.all([bootDemoHub(), launchBrowser()]);
+    // Without the Firmata arm: its simulator shares this process, and on a saturated CI machine a
+    // missed liveness round marks it lost, which (rightly) pauses the kiosk's rotation this test
+    // checks. The arm has its own tests (robot-arm, station-faults).
+    [demo, tb] = await Promise.all([bootDemoHub({ configure: (c) => ({ ...c, devices: c.devices.filter((d) => d.kind !== "robot-firmata") }) }), launchBrowser()]);
   });
   afterAll(async () => {
     await tb?.close();
