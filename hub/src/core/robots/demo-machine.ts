@@ -18,10 +18,13 @@ export interface HubPermissives {
   interlock: Text | null;
 }
 
+/** A robot moves only with an instructor at the station: a visit open to it. */
+export const NO_INSTRUCTOR: Text = { nl: "er is geen begeleider bij deze station (start een bezoek)", en: "no instructor is present at this station (start a visit)" };
+
 /** Every reason a start would be refused now, in both languages; empty if it may start. */
 export function startRefusals(s: RobotStatus, hub: HubPermissives): Text[] {
   const r = robotRefusals(s);
-  if (!hub.instructorPresent) r.push({ nl: "er is geen begeleider bij deze station (start een bezoek)", en: "no instructor is present at this station (start a visit)" });
+  if (!hub.instructorPresent) r.push(NO_INSTRUCTOR);
   if (hub.interlock !== null) r.push(hub.interlock);
   return r;
 }

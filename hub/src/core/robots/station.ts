@@ -16,7 +16,7 @@ import { HubError } from "../errors.ts";
 import type { Station, StationAction, StationView } from "../stations/stations.ts";
 import type { TelemetryPipeline } from "../telemetry/pipeline.ts";
 import type { Actor, DeviceId, Text } from "../types.ts";
-import { demoState, type HubPermissives, type RobotDemoState, robotRefusals } from "./demo-machine.ts";
+import { NO_INSTRUCTOR, demoState, type HubPermissives, type RobotDemoState, robotRefusals } from "./demo-machine.ts";
 import type { RobotDriver, RobotStatus } from "./driver.ts";
 import { robotDoorRuleId, robotEstopRuleId, robotFaultRuleId, robotRuleIds } from "./rules.ts";
 
@@ -104,7 +104,7 @@ export class RobotStation implements Station {
     const r = robotRefusals(this.driver.status);
     if (this.fault !== null) r.unshift(this.faultReason(this.fault));
     // A robot moves only with an instructor at the station: a visit open to it.
-    if (!this.ports.permissives().instructorPresent) r.push({ nl: "er is geen begeleider bij deze station (start een bezoek)", en: "no instructor is present at this station (start a visit)" });
+    if (!this.ports.permissives().instructorPresent) r.push(NO_INSTRUCTOR);
     return r;
   }
 
