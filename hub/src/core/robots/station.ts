@@ -175,7 +175,9 @@ export class RobotStation implements Station {
   private faultBegins(prev: RobotStatus | null, s: RobotStatus): boolean {
     const wasRunning = prev?.programState === "running";
     if (s.programState === "error" && prev?.programState !== "error") return true;
-    if (s.protectiveStop && prev?.protectiveStop !== true) return true;
+    // A protective stop while nothing moves is the cell's own latch (reset at the cell), not a
+    // fault of the demo; during a program it is one (the rule latches it, whatever the timing).
+    if (s.protectiveStop && prev?.protectiveStop !== true && wasRunning) return true;
     if (s.emergencyStop && prev?.emergencyStop !== true) return true;
     return wasRunning && (!s.connected || !s.doorClosed);
   }
