@@ -15,6 +15,8 @@ import { technicianView } from "./views/technician/technician.ts";
 import "./styles/base.css";
 import "./styles/kiosk.css";
 import "./styles/staff.css";
+import "./styles/console.css";
+import "./styles/workbench.css";
 
 const VIEWS: Record<string, View> = { "": kioskView, instructor: instructorView, technician: technicianView };
 

@@ -4,7 +4,9 @@
  * (interlock reasons, kiosk texts) come in both languages from the hub and are not repeated here.
  * No DOM access here: the dictionary test imports this file in Node.
  */
-import { STAFF_STRINGS } from "./strings-staff.ts";
+import { CONSOLE_STRINGS } from "./strings-console.ts";
+import { SHELL_STRINGS } from "./strings-shell.ts";
+import { WORKBENCH_STRINGS } from "./strings-workbench.ts";
 import type { Entry } from "./lang.ts";
 
 export type { Lang } from "./lang.ts";
@@ -140,7 +142,7 @@ export const COMMON_AND_KIOSK = {
 
 } as const satisfies Record<string, Entry>;
 
-/** The one dictionary: the kiosk's and shared words here, the staff screens' in strings-staff.ts. */
-export const STRINGS = { ...COMMON_AND_KIOSK, ...STAFF_STRINGS } as const satisfies Record<string, Entry>;
+/** The one dictionary: the kiosk's and shared words here, the other screens' in strings-console.ts, strings-workbench.ts and strings-shell.ts. */
+export const STRINGS = { ...COMMON_AND_KIOSK, ...SHELL_STRINGS, ...CONSOLE_STRINGS, ...WORKBENCH_STRINGS } as const satisfies Record<string, Entry>;
 
 export type StringKey = keyof typeof STRINGS;

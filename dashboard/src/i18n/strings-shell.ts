@@ -1,0 +1,5 @@
+/** Part of the one dictionary (see strings.ts): the frame every screen shares (skip link, navigation, focus and accessibility words). */
+import type { Entry } from "./lang.ts";
+
+export const SHELL_STRINGS = {
+} as const satisfies Record<string, Entry>;
