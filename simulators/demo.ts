@@ -20,6 +20,8 @@ import { type RobotCellHandle, startRobotCell } from "./robot-cell/server.ts";
 import { type FirmataBoardHandle, startFirmataBoard } from "./firmata-board/index.ts";
 import { SerialBoardSim } from "./serial-board/index.ts";
 import { startTinyHouse, type TinyHouseHandle } from "./tiny-house/index.ts";
+import { MAX_SPEED, MIN_SPEED, SimClock } from "./tiny-house/sim-clock.ts";
+export { SimClock };
 
 /** Simulated hardware that must exist before the hub starts: it fills in the config's `sim://` addresses. */
 export interface DemoHardware {
@@ -163,7 +165,8 @@ function startDoors(config: Readonly<HubConfig>, brokerUrl: string, password: st
   return { device, open };
 }
 
-export async function startDemoSimulators(config: Readonly<HubConfig>, brokerUrl: string): Promise<DemoSimulators> {
+/** `simClock`: the Tiny House's clock, built before the hub so the hub can stream it (see hub/src/cli.ts). */
+export async function startDemoSimulators(config: Readonly<HubConfig>, brokerUrl: string, simClock?: SimClock): Promise<DemoSimulators> {
   const th = config.simulators.tinyHouse;
   const passwords = Object.fromEntries(config.devices.flatMap((d) => (d.kind === "mqtt" ? [[d.id, d.password]] : [])));
   const house = th.enabled
@@ -175,6 +178,7 @@ export async function startDemoSimulators(config: Readonly<HubConfig>, brokerUrl
         seed: th.seed,
         periodMs: th.periodMs,
         ...(th.start !== undefined ? { startMs: Date.parse(th.start) } : {}),
+        ...(simClock !== undefined ? { simClock } : {}),
       })
     : null;
   const buttonPassword = passwords[ESTOP_BUTTON_ID];
@@ -231,6 +235,20 @@ export function registerSimCommands(registry: CommandRegistry, sims: DemoSimulat
     },
   });
   registry.register({
+    name: "sim.clock",
+    summary: "Simulator: runs the Tiny House's day faster or slower (simulated seconds per real second), or jumps forward to an hour of the day; answers the clock.",
+    roles: ["technician"],
+    params: z.object({ speed: z.number().min(MIN_SPEED).max(MAX_SPEED).optional(), jumpToHour: z.number().min(0).max(24).optional() }).strict(),
+    target: () => "tiny-house",
+    run: (p) => {
+      const house = sims.house;
+      if (house === null) throw new HubError("NOT_FOUND", "the Tiny House simulator is not running");
+      if (p.speed !== undefined) house.setSpeed(p.speed);
+      if (p.jumpToHour !== undefined) house.jumpToHour(p.jumpToHour);
+      return house.simClock.current();
+    },
+  });
+  registry.register({
     name: "sim.fault",
     summary: "Simulator: injects faults into a simulated device (drop, delay, duplicate, garble, stuck channel, health), or clears them.",
     roles: ["technician"],
@@ -242,6 +260,14 @@ export function registerSimCommands(registry: CommandRegistry, sims: DemoSimulat
       if (p.faults !== undefined) d.inject(p.faults);
       return d.faults();
     },
+  });
+  registry.register({
+    name: "sim.faults",
+    summary: "Simulator: the faults injected into each simulated device now (none: every value at rest).",
+    roles: ["technician"],
+    params: z.object({}).strict(),
+    target: () => "*",
+    run: () => Object.fromEntries([...sims.devices()].map(([id, d]) => [id, d.faults()])),
   });
   registry.register({
     name: "sim.power",

@@ -29,7 +29,7 @@ function load(file: string) {
 async function start(file: string): Promise<void> {
   // Loaded here, not at the top: check-config and hash-secret need none of the hub's machinery.
   const { startHub } = await import("./main.ts");
-  const { registerSimCommands, startDemoHardware, startDemoSimulators } = await import("../../simulators/demo.ts");
+  const { registerSimCommands, SimClock, startDemoHardware, startDemoSimulators } = await import("../../simulators/demo.ts");
   const loaded = load(file);
   const { source, warnings } = loaded;
   for (const w of warnings) console.warn(`⚠ ${w}`);
@@ -41,12 +41,14 @@ async function start(file: string): Promise<void> {
     hardware = await startDemoHardware(config, path.dirname(path.resolve(config.storage.path)));
     config = hardware.config;
   }
-  const hub = await startHub(config, { logger });
+  // The Tiny House's clock exists before both: the simulator drives it, the hub streams it.
+  const simClock = new SimClock();
+  const hub = await startHub(config, { logger, simClock });
   let sims: DemoSimulators | null = null;
   const th = config.simulators.tinyHouse;
   if (th.enabled) {
     const brokerUrl = hub.mqttPort !== null ? `mqtt://127.0.0.1:${hub.mqttPort}` : (config.broker.url ?? "");
-    sims = await startDemoSimulators(config, brokerUrl);
+    sims = await startDemoSimulators(config, brokerUrl, simClock);
     registerSimCommands(hub.commandRegistry, sims, hardware);
   }
   const host = config.http.host === "0.0.0.0" ? "localhost" : config.http.host;

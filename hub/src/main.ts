@@ -13,6 +13,7 @@ import { HubPresence } from "./adapters/mqtt-device/presence.ts";
 import { AuthService } from "./api/auth.ts";
 import { registerHubCommands } from "./api/command-set.ts";
 import { CommandRegistry } from "./api/commands.ts";
+import type { SimClockView } from "./api/live-protocol.ts";
 import { RefusalLedger } from "./api/refusals.ts";
 import { buildHttp } from "./api/http.ts";
 import { attachLiveCommands } from "./api/live-commands.ts";
@@ -29,7 +30,9 @@ import { registerEstopRoutes } from "./api/routes/estop.ts";
 import { EstopTerminals } from "./api/estop-terminals.ts";
 import { BrokerThread } from "./broker/broker-thread.ts";
 import { EXTERNAL_BROKER_STATS } from "./broker/protocol.ts";
+import { declaredDevices, deviceLabel } from "./config/names.ts";
 import type { HubConfig } from "./config/schema.ts";
+import { text } from "./core/texts/texts.ts";
 import { CommandService } from "./core/actuators/commands.ts";
 import { Installation } from "./core/actuators/installation.ts";
 import { ActuatorKeeper } from "./core/actuators/keeper.ts";
@@ -68,6 +71,8 @@ export interface HubOptions {
   clock?: Clock;
   logger?: Logger;
   dashboardDir?: string;
+  /** The simulated installation's clock (the demo's Tiny House), streamed to every dashboard. */
+  simClock?: { current(): SimClockView | null };
 }
 
 export interface Hub {
@@ -131,17 +136,11 @@ function startLink(config: Readonly<HubConfig>, clock: Clock, logger: Logger, pi
           pipeline.reject(device, d.code, d.message, d.count);
           // A device's client id tried by another account: someone is trying to take its place.
           if (d.code === "client-id-refused" && device !== null) {
-            alarms.raise(`mqtt-client-id:${device}`, "warning", device, {
-              nl: `Een ander account probeerde de MQTT-verbinding van ${device} over te nemen (geweigerd): ${d.message}`,
-              en: `Another account tried to take over ${device}'s MQTT session (refused): ${d.message}`,
-            });
+            alarms.raise(`mqtt-client-id:${device}`, "warning", device, text("alarm.mqttTakeover", { device: registry.label(device), message: d.message }));
           }
         },
         restarting: (reason) =>
-          alarms.raise("mqtt-broker-restarted", "critical", "broker", {
-            nl: `De MQTT-broker van de hub is opnieuw gestart: ${reason}`,
-            en: `The hub's MQTT broker was restarted: ${reason}`,
-          }),
+          alarms.raise("mqtt-broker-restarted", "critical", "broker", text("alarm.brokerRestarted", { reason })),
       },
     },
   );
@@ -181,7 +180,7 @@ async function assemble(config: Readonly<HubConfig>, clock: Clock, logger: Logge
   // Core.
   const registry = new Registry(
     { clock, bus },
-    config.devices.map((d) => ({ id: asDeviceId(d.id), kind: d.kind, name: d.name, simulated: d.simulated })),
+    declaredDevices(config.devices),
   );
   registry.restore(deviceStore.load());
   const pipeline = new TelemetryPipeline({ clock, bus, registry }, config.intake);
@@ -200,13 +199,13 @@ async function assemble(config: Readonly<HubConfig>, clock: Clock, logger: Logge
 
   // Safety first: the interlock engine and its permissives exist before anything that asks them.
   const robotConfigs = config.devices.filter((d) => d.kind === "robot-opcua" || d.kind === "robot-firmata");
-  const rules = [...config.interlocks, ...printerRulesOf(config), ...robotConfigs.flatMap((r) => robotRules({ id: r.id, name: r.name, resetRoles: r.resetRoles }))];
+  const rules = [...config.interlocks, ...printerRulesOf(config), ...robotConfigs.flatMap((r) => robotRules({ id: r.id, name: r.name, label: deviceLabel(r), resetRoles: r.resetRoles }))];
   const engine = buildEngine(rules, config.safety, clock.now());
   const permits = new InterlockPermits(engine);
   const keeper = new ActuatorKeeper({ clock, registry, commands, logger: logger.child({ module: "keeper" }), permits });
   // Class visits open stations; a station starts only if open to the running visit.
   const visits = new VisitService({ clock });
-  const stations = new StationRegistry({ bus, logger: logger.child({ module: "stations" }), permits, gates: [(id) => visits.blocks(id)] });
+  const stations = new StationRegistry({ bus, logger: logger.child({ module: "stations" }), permits, gates: [(id, label) => visits.blocks(id, label)] });
   const safety = new InterlockService({
     clock,
     bus,
@@ -273,7 +272,7 @@ async function assemble(config: Readonly<HubConfig>, clock: Clock, logger: Logge
   const unsubscribeAlarms = bus.on("device:changed", "alarms", (e) => {
     // A device the hub knew going away is worth a technician's look; its interlocks act on their own.
     if (e.state === "offline" && e.previous !== "unknown") {
-      alarms.raise(`device-offline:${e.deviceId}`, "warning", e.deviceId, { nl: `${e.deviceId} is offline`, en: `${e.deviceId} is offline` });
+      alarms.raise(`device-offline:${e.deviceId}`, "warning", e.deviceId, text("alarm.deviceOffline", { device: registry.label(e.deviceId) }));
     } else if (e.state !== "offline" && e.state !== "unknown") {
       alarms.clear(`device-offline:${e.deviceId}`);
     }
@@ -298,7 +297,7 @@ async function assemble(config: Readonly<HubConfig>, clock: Clock, logger: Logge
   };
   registerHubCommands(commandRegistry, { interlocks: safety, alarms, keeper, commands, registry, stations, visits, serialBoards, terminals, installation, noteRestore, onStarted: (device, actuator) => visits.active !== null && visitHolds.add(`${device}/${actuator}`) });
 
-  const live = new LiveStream({ clock, bus, registry }, { site: config.site, siteName: config.siteName, ...config.live }, {
+  const live = new LiveStream({ clock, bus, registry, simClock: () => options.simClock?.current() ?? null }, { site: config.site, siteName: config.siteName, ...config.live }, {
     interlocks: () => safety.list(),
     interlock: (id) => safety.view(id),
     openAlarms: () => alarms.list({ open: true }),

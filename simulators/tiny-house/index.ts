@@ -7,6 +7,7 @@ import { systemClock, type Clock, type Timer } from "../../hub/src/core/clock.ts
 import { SimDevice } from "../common/contract-device.ts";
 import { TINY_HOUSE_DEVICES, channelSpecs, controlsFrom, readingsOf } from "./devices.ts";
 import { TinyHouseModel, type TinyHouseParams } from "./model.ts";
+import { MAX_SPEED, MIN_SPEED, nextLocalHour, SimClock, simAt, type SimClockView } from "./sim-clock.ts";
 
 export interface TinyHouseOptions {
   brokerUrl: string;
@@ -28,11 +29,19 @@ export interface TinyHouseOptions {
   stepMs?: number;
   /** mqtt.js reconnect period after broker loss; default 1000. */
   reconnectPeriodMs?: number;
+  /** The simulated clock to drive (one the hub also reads); default: a clock of its own. */
+  simClock?: SimClock;
 }
 
 export interface TinyHouseHandle {
   devices: Map<string, SimDevice>;
   model: TinyHouseModel;
+  /** The simulated clock: real time maps onto the model's time through it. */
+  simClock: SimClock;
+  /** Runs the day at `speed` simulated seconds per real second (1..3600) from now on; answers the new clock. */
+  setSpeed(speed: number): SimClockView;
+  /** Moves the simulation forward to the next time the house's clock shows `hour` (0..24); answers the new clock. */
+  jumpToHour(hour: number): SimClockView;
   /** Clean shutdown: every device publishes `offline` and disconnects, every timer is cancelled. */
   stop(): Promise<void>;
 }
@@ -70,13 +79,36 @@ export async function startTinyHouse(opts: TinyHouseOptions): Promise<TinyHouseH
     devices.set(def.id, device);
   }
 
-  let last = clock.now();
+  const simClock = opts.simClock ?? new SimClock();
+  simClock.anchor({ anchorRealMs: clock.now(), anchorSimMs: model.state.timeMs, speed: opts.speed });
+  const view = (): SimClockView => simClock.current() ?? { anchorRealMs: clock.now(), anchorSimMs: model.state.timeMs, speed: opts.speed };
+  /** Steps the model to where the clock says it is now. */
   const advance = (): void => {
     const now = clock.now();
-    const realS = Math.min(MAX_STEP_REAL_S, Math.max(0, (now - last) / 1000));
-    last = now;
+    const v = view();
+    const behindS = (simAt(v, now) - model.state.timeMs) / 1000;
     model.setControls(controlsFrom(devices));
-    model.step(realS * opts.speed);
+    if (behindS > MAX_STEP_REAL_S * v.speed) {
+      // A stall is not simulated as one huge step: the clock starts again from where the model is.
+      model.step(MAX_STEP_REAL_S * v.speed);
+      simClock.anchor({ anchorRealMs: now, anchorSimMs: model.state.timeMs, speed: v.speed });
+    } else {
+      model.step(behindS);
+    }
+  };
+  const setSpeed = (speed: number): SimClockView => {
+    advance();
+    simClock.anchor({ anchorRealMs: clock.now(), anchorSimMs: model.state.timeMs, speed: Math.min(MAX_SPEED, Math.max(MIN_SPEED, speed)) });
+    return view();
+  };
+  const jumpToHour = (hour: number): SimClockView => {
+    advance();
+    const target = nextLocalHour(model.state.timeMs, Math.min(24, Math.max(0, hour)));
+    // Stepped through, not set: the battery, the tank and today's energy stay consistent.
+    model.step((target - model.state.timeMs) / 1000);
+    simClock.anchor({ anchorRealMs: clock.now(), anchorSimMs: model.state.timeMs, speed: view().speed });
+    for (const device of devices.values()) device.tick();
+    return view();
   };
   const timers: Timer[] = [
     clock.setInterval(advance, opts.stepMs ?? Math.min(200, opts.periodMs)),
@@ -102,5 +134,5 @@ export async function startTinyHouse(opts: TinyHouseOptions): Promise<TinyHouseH
     throw error;
   }
   log(`tiny-house: ${devices.size} devices online at ${opts.speed}x speed`);
-  return { devices, model, stop };
+  return { devices, model, simClock, setSpeed, jumpToHour, stop };
 }

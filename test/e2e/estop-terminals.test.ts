@@ -47,7 +47,8 @@ describe("e-stop terminals: registered, used without a login, revoked", () => {
     desk = await (await tb.browser.newContext({ viewport: { width: 1440, height: 900 }, locale: "nl-NL" })).newPage();
     watches.push(watchPage(tablet, demo.url), watchPage(desk, demo.url));
     tech = await demo.login("technicus", "technician");
-  });
+    // A dashboard build (when dist is older than the sources) and a hub with its simulators, on a shared machine.
+  }, 180_000);
   afterAll(async () => {
     await tb?.close();
     await demo?.close();
@@ -128,9 +129,8 @@ describe("e-stop terminals: registered, used without a login, revoked", () => {
     await tablet.locator('[data-testid="estop"]').click();
     const status = tablet.locator(".estop-status");
     await expect.poll(() => tablet.locator(".estop").getAttribute("data-state"), { timeout: 10_000 }).toBe("failed");
-    expect(await status.textContent()).toBe(
-      "Noodstop NIET gelukt: dit scherm is niet geregistreerd voor de noodstop zonder inloggen: gebruik de rode noodknop, of log in. Druk op de echte noodknop!",
-    );
+    // The hub's reason (its wording is the hub's), then what to do.
+    expect(await status.textContent()).toMatch(/^Noodstop NIET gelukt: dit scherm .*noodstop .*zonder inloggen.* gebruik de rode noodknop, of log in\. Druk op de echte noodknop!$/i);
     expect((await estop()).status).toBe("normal");
     // It asks the hub again, forgets the dead token and says what it is now.
     await expect.poll(() => tablet.locator('[data-testid="estop-mode"]').getAttribute("data-mode"), { timeout: 10_000 }).toBe("login");

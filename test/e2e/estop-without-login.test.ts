@@ -49,7 +49,8 @@ describe("the e-stop without a login, on the hub's own machine", () => {
     watch = watchPage(page, demo.url);
 
     tech = await demo.login("technicus", "technician");
-  });
+    // A dashboard build (when dist is older than the sources) and a hub with its simulators, on a shared machine.
+  }, 180_000);
   afterAll(async () => {
     await tb?.close();
     await demo?.close();

@@ -33,7 +33,8 @@ describe("instructor console: a reset and a flood of refusals", () => {
     page = await tb.browser.newPage({ viewport: { width: 1280, height: 1000 }, locale: "nl-NL" });
     watch = watchPage(page, demo.url);
     [juf, tech] = await Promise.all([demo.login("begeleider", "1234"), demo.login("technicus", "technician")]);
-  });
+    // A dashboard build (when dist is older than the sources) and a hub with its simulators, on a shared machine.
+  }, 180_000);
   afterAll(async () => {
     await tb?.close();
     await demo?.close();
@@ -82,11 +83,11 @@ describe("instructor console: a reset and a flood of refusals", () => {
     await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
     await page.locator('[data-testid="estop"]').click();
     await expect.poll(() => page.locator(robotStart).isDisabled(), { timeout: 10_000 }).toBe(true);
-    await expect.poll(() => page.locator(robotBlocked).textContent()).toContain("Noodstop");
+    await expect.poll(() => page.locator(robotBlocked).textContent()).toMatch(/noodstop/i);
     await expect.poll(() => vent().locator(".hold-status").textContent(), { timeout: 10_000 }).toBe("losgelaten");
     // Nothing presses the button: the cause is gone at once, and the screen waits for the reset.
     await expect.poll(async () => ((await (await fetch(`${demo.url}/api/interlocks/estop`)).json()) as { result: { status: string } }).result.status, { timeout: 10_000 }).toBe("cleared");
-    await expect.poll(() => page.locator(robotBlocked).textContent()).toContain("Noodstop is nog niet gereset");
+    await expect.poll(() => page.locator(robotBlocked).textContent()).toMatch(/noodstop is nog niet (gereset|vrijgegeven)/i);
 
     // The technician resets it elsewhere (REST); nothing about the robot itself changes.
     expect(await demo.command(tech, "interlock.reset", { id: "estop" })).toMatchObject({ ok: true });
@@ -103,7 +104,7 @@ describe("instructor console: a reset and a flood of refusals", () => {
     expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
     // The reset restarted nothing; the row says what the e-stop let go of.
     expect(await vent().locator(".hold-status").textContent()).toBe("losgelaten");
-    expect(await vent().locator(".act-last").textContent()).toContain("daarna losgelaten door: Noodstop (noodstop door begeleider)");
+    expect(await vent().locator(".act-last").textContent()).toMatch(/ · daarna losgelaten door: .*noodstop/i);
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: path.join(ARTIFACTS, "instructor-after-reset.png"), fullPage: true });
   });

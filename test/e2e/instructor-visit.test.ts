@@ -19,7 +19,8 @@ describe("instructor console: the running visit", () => {
     [demo, tb] = await Promise.all([bootDemoHub(), launchBrowser()]);
     page = await tb.browser.newPage({ viewport: { width: 1280, height: 900 }, locale: "nl-NL" });
     watch = watchPage(page, demo.url);
-  });
+    // A dashboard build (when dist is older than the sources) and a hub with its simulators, on a shared machine.
+  }, 180_000);
   afterAll(async () => {
     await tb?.close();
     await demo?.close();

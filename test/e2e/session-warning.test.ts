@@ -36,7 +36,8 @@ describe("the warning before a session ends", () => {
     [demo, tb] = await Promise.all([bootDemoHub({ configure: (c) => ({ ...c, sessions: { ...c.sessions, instructorMinutes: MINUTES } }) }), launchBrowser()]);
     page = await tb.browser.newPage({ viewport: { width: 1280, height: 900 }, locale: "nl-NL" });
     watch = watchPage(page, demo.url);
-  });
+    // A dashboard build (when dist is older than the sources) and a hub with its simulators, on a shared machine.
+  }, 180_000);
   afterAll(async () => {
     await tb?.close();
     await demo?.close();

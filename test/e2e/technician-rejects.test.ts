@@ -20,7 +20,8 @@ describe("technician workbench: recent rejects under a flood", () => {
   beforeAll(async () => {
     [demo, tb] = await Promise.all([bootDemoHub(), launchBrowser()]);
     page = await (await tb.browser.newContext({ viewport: { width: 1440, height: 900 }, locale: "nl-NL" })).newPage();
-  });
+    // Booting builds the dashboard when its sources are newer than dashboard/dist: slow on a shared machine.
+  }, 180_000);
   afterAll(async () => {
     await tb?.close();
     await demo?.close();

@@ -31,7 +31,8 @@ describe("technician workbench", () => {
     const context = await tb.browser.newContext({ viewport: { width: 1440, height: 900 }, locale: "nl-NL", acceptDownloads: true });
     page = await context.newPage();
     watches.push(watchPage(page, demo.url));
-  });
+    // Booting builds the dashboard when its sources are newer than dashboard/dist: slow on a shared machine.
+  }, 180_000);
   afterAll(async () => {
     await tb?.close();
     await demo?.close();
@@ -73,13 +74,13 @@ describe("technician workbench", () => {
     await tab("interlocks");
     const leak = page.locator('[data-interlock="water-leak"]');
     await expect.poll(() => leak.getAttribute("data-status")).toBe("tripped");
-    await expect.poll(() => leak.locator(".il-blocked").textContent(), { timeout: 10_000 }).toBe("Reset kan nu nog niet: de oorzaak is nog actief: water.leak = 1");
+    await expect.poll(() => leak.locator(".il-blocked").textContent(), { timeout: 10_000 }).toMatch(/^Reset kan nu nog niet: .*water\.leak = 1/);
     const reset = leak.locator('[data-testid="reset-water-leak"]');
     await reset.focus();
     await page.keyboard.down("Enter");
     await page.waitForTimeout(1800);
     await page.keyboard.up("Enter");
-    await expect.poll(() => leak.locator(".result").textContent()).toBe("Geweigerd: de oorzaak is nog actief: water.leak = 1");
+    await expect.poll(() => leak.locator(".result").textContent()).toMatch(/^Geweigerd: .*water\.leak = 1/);
     expect(await leak.getAttribute("data-status")).toBe("tripped");
   });
 

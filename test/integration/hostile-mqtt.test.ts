@@ -120,7 +120,7 @@ describe("hostile MQTT clients", () => {
     expect(rejects.rejectsByCode["client-id-refused"]).toBe(11);
     expect(rejects.recentRejects.some((r) => r.code === "client-id-refused" && /observer account "observer" may not use it/.test(r.message))).toBe(true);
     const alarm = h.hub.alarms.list({ open: true }).find((a) => a.key === "mqtt-client-id:dev-a");
-    expect(alarm?.message.en).toMatch(/tried to take over dev-a's MQTT session/);
+    expect(alarm?.message.en).toMatch(/tried to take over Device dev-a's MQTT session/);
 
     // The same account may take its own session over (a rebooted board reconnecting).
     const again = await h.device("dev-a", { clientId: "dev-a-board" });

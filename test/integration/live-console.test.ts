@@ -90,7 +90,7 @@ describe("live stream: what the console shows", () => {
     expect(station(tripped, "printer-1")?.startable).toMatchObject({ ok: false });
     // The pump was held (the config's `hold`): the leak made the hub let go of it, and says why.
     const released = await frameAfter(mark, (f) => actuatorIn(f, "water.pumpEnable")?.state === "released", "the pump let go");
-    expect(actuatorIn(released, "water.pumpEnable")?.released).toMatchObject({ interlock: "water-leak", why: { nl: expect.stringContaining("Lekkage") as unknown } });
+    expect(actuatorIn(released, "water.pumpEnable")?.released).toMatchObject({ interlock: "water-leak", why: { nl: expect.stringContaining("lekkage gedetecteerd") as unknown } });
 
     mark = live.frames.length;
     plant.readings.leak = 0;
@@ -124,14 +124,14 @@ describe("live stream: what the console shows", () => {
     let mark = live.frames.length;
     expect((await juf("estop.trigger")).body).toMatchObject({ ok: true });
     const heater = await frameAfter(mark, (f) => actuatorIn(f, "water.heaterEnable")?.state === "released", "the heater let go");
-    expect(actuatorIn(heater, "water.heaterEnable")?.released).toMatchObject({ interlock: "estop", why: { nl: "Noodstop (noodstop door juf)" } });
+    expect(actuatorIn(heater, "water.heaterEnable")?.released).toMatchObject({ interlock: "estop", why: { nl: "De noodstop is actief." } });
     await until(async () => (await printerStartable()).ok === false || undefined, 5000, "the printer blocked");
 
     mark = live.frames.length;
     const refused = (await juf("actuator.start", { device: "water", actuator: "heaterEnable", value: 1 })).body;
     expect(refused).toMatchObject({ ok: false, code: "INTERLOCK_TRIPPED" });
     const answer = await frameAfter(mark, (f) => actuatorIn(f, "water.heaterEnable")?.order?.result === "refused", "the refusal");
-    expect(actuatorIn(answer, "water.heaterEnable")).toMatchObject({ state: "released", order: { command: "actuator.start", by: "juf", code: "INTERLOCK_TRIPPED", reason: { nl: expect.stringContaining("Noodstop") as unknown } } });
+    expect(actuatorIn(answer, "water.heaterEnable")).toMatchObject({ state: "released", order: { command: "actuator.start", by: "juf", code: "INTERLOCK_TRIPPED", reason: { nl: expect.stringContaining("noodstop") as unknown } } });
 
     await until(async () => (await interlock(h, "estop")).status === "cleared" || undefined, 5000, "the e-stop's cause gone");
     mark = live.frames.length;

@@ -127,7 +127,7 @@ describe("printer station (Marlin over a pty)", () => {
       await until(async () => (await interlock(hh, "printer-1-door")).status === "tripped", 5000, "door rule");
       const refused = await juf("station.start", { station: "printer-1", program: "tiny" });
       expect(refused.body).toMatchObject({ ok: false, code: "INTERLOCK_TRIPPED" });
-      expect(!refused.body.ok && refused.body.reason?.nl).toMatch(/De deur van Printer 1 is open/);
+      expect(!refused.body.ok && refused.body.reason?.nl).toMatch(/De deur van Printer 1 staat open\./);
       d.set(0);
       await until(async () => (await interlock(hh, "printer-1-door")).status === "normal", 5000, "door closed");
       expect((await juf("station.start", { station: "printer-1", program: "long" })).body.ok).toBe(true);

@@ -86,7 +86,7 @@ describe("robot arm station (StandardFirmata)", () => {
     await until(async () => (await station()).details.doorClosed === false, 5000, "door open seen");
     const r = await juf("station.start", { station: "robot-arm", program: "zwaaien" });
     expect(r.body.ok).toBe(false);
-    expect((r.body as { reason?: { en: string } }).reason?.en).toMatch(/door is open/);
+    expect((r.body as { reason?: { en: string } }).reason?.en).toMatch(/The door of Robotarm is open\./);
     board.setDigitalInput(2, 1);
     await until(async () => (await station()).details.doorClosed === true, 5000, "door closed seen");
   });
@@ -99,7 +99,7 @@ describe("robot arm station (StandardFirmata)", () => {
       const v = await station();
       return v.state === "offline" ? v : undefined;
     }, 10_000, "offline");
-    expect(lost.stateReason.en).toMatch(/connection to the robot lost/);
+    expect(lost.stateReason.en).toMatch(/connection to .* is lost/);
     await board.replug();
     await until(async () => (await station()).state !== "offline", 15_000, "back");
   });

@@ -51,7 +51,7 @@ describe("robot cell station (OPC UA)", () => {
   it("refuses a start without an instructor present, naming why", async () => {
     const r = await juf("station.start", { station: "robot-cell", program: "wave" });
     expect(r.body.ok).toBe(false);
-    expect(reasonOf(r)).toMatch(/no instructor is present at this station \(start a visit\)/);
+    expect(reasonOf(r)).toMatch(/No instructor is signed in \(open a visit\)\./);
   });
 
   it("runs an approved program during a visit, and the device shows its axes moving", async () => {
@@ -72,7 +72,7 @@ describe("robot cell station (OPC UA)", () => {
   });
 
   it.each([
-    ["the door is open", () => cell.cell.openDoor(), () => cell.cell.closeDoor(), /the robot cell's door is open/],
+    ["the door is open", () => cell.cell.openDoor(), () => cell.cell.closeDoor(), /The door of Robotcel is open\./],
     ["the robot is in manual mode", () => void cell.cell.setMode(OperationalMode.MANUAL_REDUCED_SPEED), () => void cell.cell.setMode(OperationalMode.AUTOMATIC), /not in automatic mode/],
     ["a protective stop holds", () => cell.cell.protectiveStop("test"), () => void cell.cell.resetFault(), /protective stop/],
   ])("refuses a start when %s", async (_name, cause, undo, reason) => {
@@ -88,7 +88,7 @@ describe("robot cell station (OPC UA)", () => {
   it("refuses a program outside the approved catalogue", async () => {
     const r = await juf("station.start", { station: "robot-cell", program: "fast-sweep" });
     expect(r.body).toMatchObject({ ok: false, code: "REQUEST_INVALID" });
-    expect(reasonOf(r)).toMatch(/not in robot-cell's approved catalogue/);
+    expect(reasonOf(r)).toMatch(/not in Robotcel's approved list/);
   });
 
   it("a door opened during motion stops the robot with a readable reason and a latched trip; a restart waits for the door and a reset", async () => {
@@ -123,7 +123,7 @@ describe("robot cell station (OPC UA)", () => {
     await until(() => cell.cell.snapshot().programState !== "running", 3000, "cell stopped by the hub");
     expect((await interlock(h, "estop")).latched).toBe(true);
     const refused = await juf("station.start", { station: "robot-cell", program: "wave" });
-    expect(reasonOf(refused)).toMatch(/Emergency stop/);
+    expect(reasonOf(refused)).toMatch(/The emergency stop (is active|has not been released yet)\./);
     expect((await juf("interlock.reset", { id: "estop" })).body.ok).toBe(true);
     // Started again at once, within the subscription's sampling interval of the stop: the hub must
     // still see it running (it reads the state back after every call).

@@ -111,7 +111,7 @@ describe("hazard table: failing inputs and devices, fault injection on the hub's
     }
     // While the input is bad, a reset is refused with that reason.
     const refused = await (await house.staff("tech"))("interlock.reset", { id: row.trips[0] });
-    expect(!refused.body.ok && refused.body.reason?.en).toMatch(/^the cause is still active: reading water\./);
+    expect(!refused.body.ok && refused.body.reason?.en).toMatch(/^The cause is still there: reading water\./);
 
     row.repair(house);
     await house.step();
@@ -212,7 +212,7 @@ describe("hazard table: failing inputs and devices, fault injection on the hub's
     expect(house.actuator("water.valveOpen")).toBe(0);
 
     const tech = await house.staff("tech");
-    expect((await tech("interlock.reset", { id: "water-leak" })).body).toMatchObject({ ok: false, reason: { en: "the readings must stay fine for another 5 s" } });
+    expect((await tech("interlock.reset", { id: "water-leak" })).body).toMatchObject({ ok: false, reason: { en: "The readings must stay fine for another 5 s." } });
     await house.run(10_000 - (house.clock.now() - freshAt));
     expect((await tech("interlock.reset", { id: "water-leak" })).body).toMatchObject({ ok: true, result: { status: "normal" } });
     await house.run(2 * LEASE_MS);

@@ -223,7 +223,7 @@ describe("hazard table: the demo's house rules, fault injection on the hub's clo
     const active = await reset();
     expect(active.status).toBe(409);
     expect(active.body).toMatchObject({ ok: false, code: "INTERLOCK_TRIPPED" });
-    expect(!active.body.ok && active.body.reason?.en).toMatch(/^the cause is still active: /);
+    expect(!active.body.ok && active.body.reason?.en).toMatch(/^The cause is still there: /);
 
     // The cause has gone: cleared, but still latched; a reset waits for clearForS of fresh inputs.
     row.clear(house);
@@ -231,7 +231,7 @@ describe("hazard table: the demo's house rules, fault injection on the hub's clo
     expect(await house.rule(row.rule)).toMatchObject({ status: "cleared", latched: true });
     expect(house.h.hub.alarms.get(`interlock:${row.rule}`)?.active).toBe(false);
     const early = await reset();
-    expect(early.body).toMatchObject({ ok: false, code: "INTERLOCK_TRIPPED", reason: { en: `the readings must stay fine for another ${row.clearForS} s` } });
+    expect(early.body).toMatchObject({ ok: false, code: "INTERLOCK_TRIPPED", reason: { en: `The readings must stay fine for another ${row.clearForS} s.` } });
     if (!row.roles.includes("instructor")) {
       const wrongRole = await reset(juf);
       expect(wrongRole.status).toBe(403);
@@ -239,7 +239,7 @@ describe("hazard table: the demo's house rules, fault injection on the hub's clo
     }
     await house.run(row.clearForS * 1000 - STEP_MS);
     const almost = await reset();
-    expect(almost.body).toMatchObject({ ok: false, reason: { en: "the readings must stay fine for another 1 s" } });
+    expect(almost.body).toMatchObject({ ok: false, reason: { en: "The readings must stay fine for another 1 s." } });
     await house.step();
     const accepted = await reset();
     expect(accepted.body).toMatchObject({ ok: true, result: { status: "normal" } });
@@ -293,7 +293,7 @@ describe("hazard table: the demo's house rules, fault injection on the hub's clo
     expect(await house.rule("battery-low")).toMatchObject({ status: "normal", latched: false });
     expect(house.h.hub.alarms.get("interlock:battery-low")?.active).toBe(false);
     const reset = await (await house.staff("tech"))("interlock.reset", { id: "battery-low" });
-    expect(reset.body).toMatchObject({ ok: false, code: "REQUEST_INVALID", reason: { en: "nothing to reset" } });
+    expect(reset.body).toMatchObject({ ok: false, code: "REQUEST_INVALID", reason: { en: "There is nothing to reset." } });
 
     // Clearing restarts nothing either.
     await house.run(2 * LEASE_MS);
@@ -340,7 +340,7 @@ describe("hazard table: the demo's house rules, fault injection on the hub's clo
     await house.step();
     expect((await house.rule("co2-no-ventilation")).status).toBe("normal");
     expect(house.h.hub.alarms.get("interlock:co2-no-ventilation")?.active).toBe(false);
-    expect((await (await house.staff("tech"))("interlock.reset", { id: "co2-no-ventilation" })).body).toMatchObject({ ok: false, code: "REQUEST_INVALID", reason: { en: "nothing to reset" } });
+    expect((await (await house.staff("tech"))("interlock.reset", { id: "co2-no-ventilation" })).body).toMatchObject({ ok: false, code: "REQUEST_INVALID", reason: { en: "There is nothing to reset." } });
 
     // Again, and this time the ventilation goes on: that clears it too.
     house.set({ "climate.co2Ppm": 1600 });

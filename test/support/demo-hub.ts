@@ -12,7 +12,7 @@ import { build } from "vite";
 import { loadConfig } from "../../hub/src/config/load.ts";
 import type { HubConfig } from "../../hub/src/config/schema.ts";
 import { startHub, type Hub } from "../../hub/src/main.ts";
-import { type DemoHardware, type DemoSimulators, registerSimCommands, startDemoHardware, startDemoSimulators } from "../../simulators/demo.ts";
+import { type DemoHardware, type DemoSimulators, registerSimCommands, SimClock, startDemoHardware, startDemoSimulators } from "../../simulators/demo.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const DASHBOARD = path.join(ROOT, "dashboard");
@@ -78,7 +78,8 @@ export async function bootDemoHub(options: DemoHubOptions = {}): Promise<DemoHub
   // The simulated printers and robot cell fill in the config's sim:// addresses, as `npm start` does.
   const hardware = await startDemoHardware(base, dir, { cellPort: 0 });
   const cfg = hardware.config;
-  const hub = await startHub(cfg, { dashboardDir: dashboard.dir });
+  const simClock = new SimClock();
+  const hub = await startHub(cfg, { dashboardDir: dashboard.dir, simClock });
   const url = `http://127.0.0.1:${hub.httpPort}`;
   const sims = await startDemoSimulators(
     {
@@ -94,6 +95,7 @@ export async function bootDemoHub(options: DemoHubOptions = {}): Promise<DemoHub
       },
     },
     `mqtt://127.0.0.1:${hub.mqttPort ?? 0}`,
+    simClock,
   );
   registerSimCommands(hub.commandRegistry, sims, hardware);
 

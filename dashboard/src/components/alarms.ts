@@ -34,8 +34,11 @@ export function alarmPanel(live: LiveStore, opts: { openOnly: boolean }): { el: 
   let fromRest = new Map<string, Alarm>();
 
   const create = (a: Alarm): HTMLElement => {
-    const comment = h("input", { class: "ack-comment", type: "text", maxlength: 500, placeholder: t("alarm.commentPlaceholder"), "aria-label": t("alarm.comment") });
-    const button = h("button", { type: "submit", class: "btn btn-primary" }, icon("check"), t("alarm.acknowledge"));
+    // Every alarm has a "Bevestigen" button and a comment field: each is described by its own
+    // alarm's message, so a screen reader says which alarm it acknowledges.
+    const msgId = `alarm-msg-${a.key.replace(/[^A-Za-z0-9_-]/g, "-")}`;
+    const comment = h("input", { class: "ack-comment", type: "text", maxlength: 500, placeholder: t("alarm.commentPlaceholder"), "aria-label": t("alarm.comment"), "aria-describedby": msgId });
+    const button = h("button", { type: "submit", class: "btn btn-primary", "aria-describedby": msgId }, icon("check"), t("alarm.acknowledge"));
     const result = resultLine();
     const form = h("form", { class: "ack-form" }, comment, button);
     form.addEventListener("submit", (e) => {
@@ -56,7 +59,7 @@ export function alarmPanel(live: LiveStore, opts: { openOnly: boolean }): { el: 
     return h(
       "li",
       { class: "alarm", "data-alarm": a.key },
-      h("div", { class: "alarm-head" }, h("span", { class: "sev-icon" }), h("span", { class: "sev" }), h("strong", { class: "alarm-msg" }), h("span", { class: "chip alarm-state" })),
+      h("div", { class: "alarm-head" }, h("span", { class: "sev-icon" }), h("span", { class: "sev" }), h("strong", { class: "alarm-msg", id: msgId }), h("span", { class: "chip alarm-state" })),
       h("p", { class: "alarm-meta" }),
       h("p", { class: "alarm-ack" }),
       form,

@@ -11,16 +11,18 @@ import { refusalText } from "./notice.ts";
 
 export function loginForm(role: StaffRole): HTMLElement {
   const isPin = role === "instructor";
-  const name = h("input", { id: "login-name", name: "username", autocomplete: "username", required: true, autocapitalize: "none", spellcheck: "false" });
+  // The error under the fields describes both (read out with them, not only when it appears).
+  const name = h("input", { id: "login-name", name: "username", autocomplete: "username", required: true, autocapitalize: "none", spellcheck: "false", "aria-describedby": "login-error" });
   const secret = h("input", {
     id: "login-secret",
     name: isPin ? "pin" : "password",
     type: "password",
     required: true,
     autocomplete: isPin ? "off" : "current-password",
+    "aria-describedby": "login-error",
     ...(isPin ? { inputmode: "numeric" } : {}),
   });
-  const error = h("p", { class: "login-error", role: "alert" });
+  const error = h("p", { class: "login-error", id: "login-error", role: "alert" });
   const submit = h("button", { type: "submit", class: "btn btn-primary btn-large" }, icon("user"), t("login.submit"));
   const ended = lastEndReason();
   const form = h(

@@ -23,9 +23,9 @@ export interface SessionWarning {
 
 export function sessionWarning(): SessionWarning {
   const title = h("strong", { class: "session-warn-title" });
-  const secret = h("input", { type: "password", class: "session-warn-secret", autocomplete: "off", required: true, "data-testid": "session-warn-secret" });
+  const secret = h("input", { type: "password", class: "session-warn-secret", autocomplete: "off", required: true, "data-testid": "session-warn-secret", "aria-describedby": "session-warn-error" });
   const secretLabel = h("label", null, h("span", { class: "session-warn-label" }), secret);
-  const error = h("p", { class: "login-error", role: "alert" });
+  const error = h("p", { class: "login-error", id: "session-warn-error", role: "alert" });
   const submit = h("button", { type: "submit", class: "btn btn-primary" }, icon("user"), t("login.submit"));
   const form = h("form", { class: "session-warn-form", hidden: true, novalidate: true }, secretLabel, submit, error);
   const again = h("button", { type: "button", class: "btn btn-primary", "data-testid": "session-warn-again" }, icon("user"), t("session.again"));

@@ -19,7 +19,8 @@ export interface StaffShell {
 
 export function connectionBadge(ctx: AppContext): { el: HTMLElement; update(): void } {
   const text = h("span");
-  const el = h("span", { class: "conn", "data-testid": "conn" }, text);
+  // A status: a screen reader hears it when the hub is lost or back.
+  const el = h("span", { class: "conn", "data-testid": "conn", role: "status" }, text);
   return {
     el,
     update() {
@@ -34,6 +35,19 @@ export function langButton(): HTMLButtonElement {
   const b = h("button", { type: "button", class: "lang-btn", "data-testid": "lang", lang: lang() === "nl" ? "en" : "nl" }, icon("globe"), t("lang.switch"));
   b.addEventListener("click", () => setLang(lang() === "nl" ? "en" : "nl"));
   return b;
+}
+
+/**
+ * "Skip to content", the first stop of the Tab key. The routes live in the hash, so following
+ * `#main` would leave the screen: the link moves focus itself (and keeps `href` so it is a link).
+ */
+export function skipLink(target: HTMLElement): HTMLAnchorElement {
+  const a = h("a", { href: "#main", class: "skip-link", "data-testid": "skip-link" }, t("shell.skipToContent"));
+  a.addEventListener("click", (e) => {
+    e.preventDefault();
+    target.focus();
+  });
+  return a;
 }
 
 export function staffShell(root: HTMLElement, ctx: AppContext, active: "instructor" | "technician"): StaffShell {
@@ -58,9 +72,13 @@ export function staffShell(root: HTMLElement, ctx: AppContext, active: "instruct
     nav,
     h("div", { class: "top-right" }, conn.el, sessionBox, langButton()),
   );
-  const main = h("main", { class: `staff-main view-${active}`, id: "main" });
+  // tabindex -1: the skip link can move focus there, Tab itself never stops on it.
+  const main = h("main", { class: `staff-main skip-target view-${active}`, id: "main", tabindex: -1 });
   const warning = sessionWarning();
-  root.replaceChildren(header, warning.el, main);
+  root.replaceChildren(skipLink(main), header, warning.el, main);
+  // The tab and a screen reader's first words say which screen this is; the kiosk's own goes back after.
+  const titleBefore = document.title;
+  document.title = `${t(active === "instructor" ? "nav.instructor" : "nav.technician")} · TEC Hub`;
   root.className = "staff";
   const unmountEstop = mountEstop(root, ctx.live);
 
@@ -94,6 +112,7 @@ export function staffShell(root: HTMLElement, ctx: AppContext, active: "instruct
       unsubscribe();
       unsession();
       unmountEstop();
+      document.title = titleBefore;
     },
   };
 }

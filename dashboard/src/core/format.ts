@@ -71,3 +71,48 @@ export function uptime(s: number): string {
   if (s < 172_800) return t("time.hours", { n: num(s / 3600, 1) });
   return t("time.days", { n: num(s / 86_400, 1) });
 }
+
+/** Epoch milliseconds between 2001 and 2286: a moment, never a count worth showing raw. */
+export function isEpochMs(v: unknown): v is number {
+  return typeof v === "number" && Number.isInteger(v) && v >= 1e12 && v < 1e13;
+}
+
+/**
+ * One value of a record's details as a person reads it: moments as local date and time (never
+ * `expiresAt=1796203457679`), text as it is, anything else as JSON.
+ */
+export function detailValue(key: string, v: unknown): string {
+  if (isEpochMs(v) || (typeof v === "number" && /At$/.test(key) && v > 0)) return dateTime(v);
+  if (typeof v === "string") return v;
+  return JSON.stringify(v) ?? "";
+}
+
+/** Firmware names that say nothing: shown as "–" so a real name elsewhere is not contradicted. */
+const NO_FIRMWARE = new Set(["", "unknown", "?", "n/a"]);
+
+/**
+ * The one firmware name for a device: the first candidate that names something (a printer's meta
+ * may say "unknown" from before M115 answered while its station already knows "Marlin 2.1.2.1").
+ */
+export function firmwareName(...candidates: Array<string | null | undefined>): string {
+  for (const c of candidates) if (typeof c === "string" && !NO_FIRMWARE.has(c.trim().toLowerCase())) return c.trim();
+  return "–";
+}
+
+/** Model and firmware on one line: "TEC-SIM-WATER · sim-1.0.0". */
+export function modelFirmware(model: string | null | undefined, ...firmware: Array<string | null | undefined>): string {
+  return `${firmwareName(model)} · ${firmwareName(...firmware)}`;
+}
+
+/**
+ * What an audit record is, for its colour and word: a command's result (ok, refused, failed), or a
+ * happening the hub recorded itself (an interlock tripping is not a command that succeeded).
+ */
+export type AuditKind = "ok" | "refused" | "failed" | "trip" | "cleared" | "event";
+
+export function auditKind(r: { action: string; result: "ok" | "refused" | "failed"; actor: { role: string } }): AuditKind {
+  if (r.action === "interlock.tripped") return "trip";
+  if (r.action === "interlock.cleared") return "cleared";
+  if (r.result !== "ok") return r.result;
+  return r.actor.role === "system" || r.actor.role === "device" ? "event" : "ok";
+}

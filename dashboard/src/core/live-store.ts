@@ -7,14 +7,14 @@
  * whether they may start), holds, actuators and the visit all arrive here and nowhere else.
  */
 import { io, type Socket } from "socket.io-client";
-import type { ActuatorView, Alarm, HeldActuator, InterlockView, LiveChannel, LiveDevice, LiveFrame, LiveSnapshot, StationView, Visit } from "../../../hub/src/api/live-protocol.ts";
+import type { ActuatorView, Alarm, HeldActuator, InterlockView, LiveChannel, LiveDevice, LiveFrame, LiveSnapshot, SimClockView, StationView, Visit } from "../../../hub/src/api/live-protocol.ts";
 import { frameThrottle } from "./dom.ts";
 
-export type { ActuatorView, Alarm, HeldActuator, InterlockView, LiveChannel, LiveDevice, LiveSnapshot, StationView, Visit };
+export type { ActuatorView, Alarm, HeldActuator, InterlockView, LiveChannel, LiveDevice, LiveSnapshot, SimClockView, StationView, Visit };
 export type ConnState = "connecting" | "up" | "down";
 
 /** A hub from before stations (printers, robots) or actuator views sends neither: both are handled. */
-type SnapshotWithStations = Omit<LiveSnapshot, "stations" | "actuators"> & { stations?: StationView[]; actuators?: ActuatorView[] };
+type SnapshotWithStations = Omit<LiveSnapshot, "stations" | "actuators" | "simClock"> & { stations?: StationView[]; actuators?: ActuatorView[]; simClock?: SimClockView | null };
 type FrameWithStations = Omit<LiveFrame, "stations"> & { stations?: StationView[] };
 
 export class LiveStore {
@@ -109,6 +109,11 @@ export class LiveStore {
     return this.actuators().find((a) => a.ref === ref);
   }
 
+  /** The simulated installation's clock, or null when nothing is simulated (or the hub does not say). */
+  simClock(): SimClockView | null {
+    return this.snapshot?.simClock ?? null;
+  }
+
   /** The class visit that runs, or null (also while no snapshot has arrived). */
   visit(): Visit | null {
     return this.snapshot?.visit ?? null;
@@ -173,6 +178,7 @@ export class LiveStore {
       if (dev === undefined) continue;
       dev.state = d.state;
       dev.stateReason = d.stateReason;
+      dev.stateText = d.stateText;
       dev.lastSeen = d.lastSeen;
     }
     for (const il of frame.interlocks) {
@@ -182,6 +188,7 @@ export class LiveStore {
     }
     if (frame.holds !== undefined) snap.holds = frame.holds;
     if (frame.visit !== undefined) snap.visit = frame.visit;
+    if (frame.simClock !== undefined) snap.simClock = frame.simClock;
     if (frame.actuators !== undefined || frame.actuatorsGone !== undefined) {
       const actuators = (snap.actuators ??= []);
       for (const a of frame.actuators ?? []) {

@@ -10,8 +10,8 @@ export const CONSOLE_STRINGS = {
   "estop.failed": { nl: "Noodstop NIET gelukt:", en: "Emergency stop FAILED:" },
   "estop.usePhysical": { nl: "Druk op de echte noodknop!", en: "Press the physical emergency button!" },
   "estop.bannerTitle": { nl: "Noodstop actief: alles staat veilig stil", en: "Emergency stop active: everything is stopped safely" },
-  "estop.bannerHow": { nl: "Reset hiernaast bij de interlocks, als de oorzaak weg is. Een reset start niets.", en: "Reset it with the interlocks once the cause is gone. A reset starts nothing." },
-  "estop.bannerCleared": { nl: "De oorzaak is weg: wacht op een reset.", en: "The cause is gone: waiting for a reset." },
+  "estop.bannerHow": { nl: "Reset de noodstop hieronder bij Veiligheid, als de oorzaak weg is. Een reset start niets.", en: "Reset it below under Safety once the cause is gone. A reset starts nothing." },
+  "estop.bannerCleared": { nl: "De oorzaak is weg: reset de noodstop hieronder bij Veiligheid. Een reset start niets.", en: "The cause is gone: reset it below under Safety. A reset starts nothing." },
   "estop.mode.terminal": { nl: "Werkt ook zonder inloggen (geregistreerd scherm: {name})", en: "Works without a login too (registered screen: {name})" },
   "estop.mode.hubMachine": { nl: "Werkt ook zonder inloggen (computer van de hub)", en: "Works without a login too (the hub's own computer)" },
   "estop.mode.login": { nl: "Werkt hier alleen na inloggen", en: "Works here only after logging in" },
@@ -26,6 +26,8 @@ export const CONSOLE_STRINGS = {
   // Hold to confirm
   "hold.hint": { nl: "houd {s} s ingedrukt", en: "hold for {s} s" },
   "hold.aria": { nl: "Houd {s} seconden ingedrukt om te bevestigen; eerder loslaten annuleert.", en: "Hold for {s} seconds to confirm; letting go early cancels." },
+  "hold.keepHolding": { nl: "Blijf vasthouden…", en: "Keep holding…" },
+  "hold.tooShort": { nl: "Te kort: blijf vasthouden", en: "Too short: keep holding" },
 
   // Login
   "login.titleInstructor": { nl: "Inloggen als begeleider", en: "Log in as instructor" },
@@ -80,6 +82,21 @@ export const CONSOLE_STRINGS = {
   "station.stopped": { nl: "Gestopt.", en: "Stopped." },
   "station.timeLeft": { nl: "nog {time}", en: "{time} left" },
   "station.layer": { nl: "laag {n} van {of}", en: "layer {n} of {of}" },
+  "station.hotend": { nl: "Spuitkop {now}", en: "Nozzle {now}" },
+  "station.bed": { nl: "Printbed {now}", en: "Print bed {now}" },
+  "station.tempTarget": { nl: "{now}, doel {target}", en: "{now}, target {target}" },
+  "station.mayNotStartBecause": { nl: "Mag niet starten, want:", en: "May not start, because:" },
+
+  // Instructor: the Tiny House as one group
+  "house.count": { nl: "{n} onderdelen", en: "{n} parts" },
+  "house.allNormal": { nl: "alles normaal", en: "all normal" },
+  "house.on": { nl: "{n} aan", en: "{n} on" },
+  "house.blocked": { nl: "mag niet starten: {names}", en: "may not start: {names}" },
+  "house.dropped": { nl: "losgelaten: {names}", en: "let go: {names}" },
+  "house.refused": { nl: "geweigerd: {names}", en: "refused: {names}" },
+  "house.more": { nl: "en {n} meer", en: "and {n} more" },
+  "house.show": { nl: "Tonen", en: "Show" },
+  "house.hide": { nl: "Verbergen", en: "Hide" },
   "actuator.start": { nl: "Start", en: "Start" },
   "actuator.startHold": { nl: "Start", en: "Start" },
   "actuator.stop": { nl: "Stop", en: "Stop" },
@@ -89,7 +106,7 @@ export const CONSOLE_STRINGS = {
   "actuator.stopped": { nl: "Gestopt: terug naar de veilige stand.", en: "Stopped: back to its safe state." },
   "actuator.noCommand": { nl: "Uit: geen start of stop sinds de hub startte.", en: "Off: no start or stop since the hub started." },
   "actuator.fromConfig": { nl: "Door de hub aangehouden vanuit zijn instellingen", en: "Held by the hub from its configuration" },
-  "actuator.refreshFailed": { nl: "laatste verversing mislukt: {error}", en: "last refresh failed: {error}" },
+  "actuator.refreshFailed": { nl: "de hub kon de stand niet verversen", en: "the hub could not refresh it" },
   "actuator.lastStart": { nl: "Gestart door {by} om {time}", en: "Started by {by} at {time}" },
   "actuator.lastStop": { nl: "Gestopt door {by} om {time}", en: "Stopped by {by} at {time}" },
   "actuator.wasRefused": { nl: "geweigerd", en: "refused" },
@@ -146,6 +163,9 @@ export const CONSOLE_STRINGS = {
 
   // Interlocks
   "interlock.title": { nl: "Interlocks", en: "Interlocks" },
+  "interlock.titleConsole": { nl: "Veiligheid", en: "Safety" },
+  "interlock.allNormal": { nl: "Alle veiligheidsvoorwaarden in orde", en: "All safety conditions are met" },
+  "interlock.sinceLine": { nl: "Sinds {time} ({ago})", en: "Since {time} ({ago})" },
   "interlock.status.normal": { nl: "normaal", en: "normal" },
   "interlock.status.tripped": { nl: "uitgeschakeld", en: "tripped" },
   "interlock.status.cleared": { nl: "oorzaak weg, wacht op reset", en: "cause gone, awaiting reset" },

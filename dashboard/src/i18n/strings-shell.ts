@@ -2,4 +2,5 @@
 import type { Entry } from "./lang.ts";
 
 export const SHELL_STRINGS = {
+  "shell.skipToContent": { nl: "Naar de inhoud", en: "Skip to content" },
 } as const satisfies Record<string, Entry>;

@@ -74,7 +74,7 @@ export const COMMON_AND_KIOSK = {
   "flow.battery.idle": { nl: "rust", en: "resting" },
   "flow.battery.soc": { nl: "{pct} % vol", en: "{pct} % full" },
   "flow.heatPump.off": { nl: "staat uit", en: "switched off" },
-  "flow.heatPump.makes": { nl: "Maakt {heat} warmte: {times} keer zoveel!", en: "Makes {heat} of heat: {times} times as much!" },
+  "flow.heatPump.makes": { nl: "Maakt {heatW} warmte: {times} keer zoveel!", en: "Makes {heatW} of heat: {times} times as much!" },
   "flow.share.title": { nl: "Eigen stroom nu", en: "Our own power now" },
   "flow.share.caption": { nl: "uit de zon en de accu", en: "from the sun and the battery" },
   "flow.legend.pv": { nl: "stroom van de zon", en: "power from the sun" },
@@ -139,6 +139,24 @@ export const COMMON_AND_KIOSK = {
   "why.estopCleared": { nl: "Een begeleider kijkt of alles veilig is en zet het dan weer aan.", en: "A grown-up checks that everything is safe and then switches it back on." },
   "why.latched": { nl: "Sinds {time}. Een begeleider kijkt ernaar.", en: "Since {time}. A grown-up is looking at it." },
   "why.selfClearing": { nl: "Dit gaat vanzelf weer over.", en: "This will sort itself out." },
+  "why.staysOff": { nl: "Wat uit is gegaan, blijft uit. Een begeleider zet het weer aan.", en: "What was switched off stays off. A grown-up switches it back on." },
+  "why.estopTitle": { nl: "Iemand heeft op de noodstop gedrukt.", en: "Someone pressed the emergency stop." },
+  "why.estopMachines": { nl: "De machines zijn veilig gestopt tot een begeleider ze weer vrijgeeft.", en: "The machines are stopped safely until a grown-up releases them." },
+  "why.houseStillUses": { nl: "Het huis gebruikt nog wel stroom: {useW}.", en: "The house still uses power: {useW}." },
+  "why.stopped": { nl: "Gestopt: {what}.", en: "Stopped: {what}." },
+
+  // The simulated Tiny House's clock (technician, views/technician/sim-clock.ts)
+  "simclock.title": { nl: "Tijd in het Tiny House", en: "Time in the Tiny House" },
+  "simclock.note": { nl: "De nagebootste dag kan sneller lopen of vooruit springen. De kiosk toont dezelfde tijd.", en: "The simulated day can run faster or jump ahead. The kiosk shows the same time." },
+  "simclock.now": { nl: "Nu in het huis:", en: "Now in the house:" },
+  "simclock.running": { nl: "({n}× zo snel)", en: "({n}× as fast)" },
+  "simclock.speedLabel": { nl: "Snelheid van de dag", en: "Speed of the day" },
+  "simclock.speed": { nl: "{n}× snel", en: "{n}× speed" },
+  "simclock.speedSet": { nl: "De dag loopt nu {n}× zo snel.", en: "The day now runs {n}× as fast." },
+  "simclock.jumpMorning": { nl: "Naar de ochtend (7:00)", en: "Jump to morning (7:00)" },
+  "simclock.jumpNoon": { nl: "Naar 12 uur 's middags", en: "Jump to noon" },
+  "simclock.jumped": { nl: "Gesprongen: de klok in het huis loopt vanaf daar verder.", en: "Jumped: the house's clock runs on from there." },
+  "simclock.sending": { nl: "Versturen…", en: "Sending…" },
 
 } as const satisfies Record<string, Entry>;
 

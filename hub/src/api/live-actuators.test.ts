@@ -23,7 +23,7 @@ const interlock = (id: string, status: InterlockView["status"], forbids: string[
     since: 0,
     trippedAt: status === "normal" ? null : 0,
     cause: status === "normal" ? null : { kind: "manual", detail: { nl: "door juf", en: "by juf" } },
-    reason: { nl: "-", en: "-" },
+    reason: { nl: "pomp uit: lekkage", en: "pump off: leak" },
     kiosk: null,
     resetBlocked: null,
     resetRoles: ["instructor"],
@@ -63,21 +63,21 @@ describe("ActuatorBoard", () => {
       orders: { "water.pumpEnable": order("actuator.start", 50) },
       interlocks: [interlock("water-leak", "tripped", ["water.pumpEnable"]), interlock("estop", "tripped", ["*"])],
       state: "released",
-      released: { at: 200, interlock: "estop", why: { nl: "Noodstop (door juf)", en: "Emergency stop (by juf)" } },
+      released: { at: 200, interlock: "estop", why: { nl: "De noodstop is actief.", en: "The emergency stop is active." } },
     },
     {
       what: "a hold gone while an interlock forbidding it is tripped: released by that interlock",
       orders: {},
       interlocks: [interlock("water-leak", "tripped", ["water.pumpEnable"]), interlock("other", "tripped", ["water.heaterEnable"])],
       state: "released",
-      released: { at: 200, interlock: "water-leak", why: { nl: "Lekkage (door juf)", en: "Leak (by juf)" } },
+      released: { at: 200, interlock: "water-leak", why: { nl: "Pomp uit: lekkage.", en: "Pump off: leak." } },
     },
     {
       what: "a stop from before the hold began does not explain its end",
       orders: { "water.pumpEnable": order("actuator.stop", 50) },
       interlocks: [],
       state: "released",
-      released: { at: 200, interlock: null, why: { nl: "de hub houdt hem niet meer aan", en: "the hub no longer holds it" } },
+      released: { at: 200, interlock: null, why: { nl: "De hub houdt hem niet meer aan.", en: "The hub no longer holds it." } },
     },
   ])("$what", ({ orders, interlocks, state, released }) => {
     const b = board({ orders, interlocks });
@@ -91,7 +91,7 @@ describe("ActuatorBoard", () => {
     b.observe([hold("water.pumpEnable")], 100);
     b.visitEnded(150);
     b.observe([], 200);
-    expect(b.views()[0]?.released).toEqual({ at: 200, interlock: null, why: { nl: "het bezoek is beëindigd", en: "the visit ended" } });
+    expect(b.views()[0]?.released).toEqual({ at: 200, interlock: null, why: { nl: "Het bezoek is afgelopen.", en: "The visit ended." } });
   });
 
   it("forgets a release once the actuator is held again", () => {

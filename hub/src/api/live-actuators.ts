@@ -7,6 +7,7 @@
 import type { ActuatorSpec } from "../../../firmware-bridge/contract/messages.ts";
 import type { HeldActuator } from "../core/actuators/keeper.ts";
 import { ESTOP_ID } from "../core/interlock/service.ts";
+import { asSentence, text, verbatim } from "../core/texts/texts.ts";
 import type { Text } from "../core/types.ts";
 import type { LatestInvocation } from "./commands.ts";
 import type { ActuatorView, InterlockView } from "./live-protocol.ts";
@@ -16,10 +17,12 @@ export interface ActuatorSources {
   order(ref: string): Readonly<LatestInvocation> | undefined;
   /** Every interlock: read only when a hold has gone, to say why. */
   interlocks(): InterlockView[];
+  /** An actuator's name in both languages (the config's labels, else the device's own label); without it, the device's label in both. */
+  label?(device: string, actuator: string): Text;
 }
 
-const VISIT_ENDED: Text = { nl: "het bezoek is beëindigd", en: "the visit ended" };
-const NO_LONGER_HELD: Text = { nl: "de hub houdt hem niet meer aan", en: "the hub no longer holds it" };
+const VISIT_ENDED: Text = text("actuator.visitEnded");
+const NO_LONGER_HELD: Text = text("actuator.noLongerHeld");
 
 type Released = NonNullable<ActuatorView["released"]>;
 
@@ -149,6 +152,7 @@ export class ActuatorBoard {
       ref,
       device,
       actuator,
+      label: this.sources.label?.(device, actuator) ?? verbatim(spec.label ?? actuator),
       spec,
       state: hold !== undefined ? hold.status : released !== null ? "released" : "off",
       value: hold?.value ?? null,
@@ -171,9 +175,8 @@ export class ActuatorBoard {
     // The emergency stop first: it is what people will have seen.
     const il = forbidding.find((i) => i.id === ESTOP_ID) ?? forbidding[0];
     if (il !== undefined) {
-      const detail = il.cause?.detail;
-      const why = detail === undefined ? il.name : { nl: `${il.name.nl} (${detail.nl})`, en: `${il.name.en} (${detail.en})` };
-      return { at: now, interlock: il.id, why };
+      // The rule's own words for staff; its cause with ids and values is in the interlock's view.
+      return { at: now, interlock: il.id, why: asSentence(il.id === ESTOP_ID ? text("permit.estop") : il.reason) };
     }
     const visitEnded = this.lastVisitEndAt !== null && this.lastVisitEndAt >= since;
     return { at: now, interlock: null, why: visitEnded ? VISIT_ENDED : NO_LONGER_HELD };

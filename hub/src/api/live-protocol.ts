@@ -43,10 +43,15 @@ export interface LiveChannel {
 export interface LiveDevice {
   id: string;
   name: string;
+  /** Its name in both languages (the config's `name` and `nameEn`). */
+  label: Text;
   kind: DeviceKind;
   simulated: boolean;
   state: DeviceState;
+  /** The state's reason for technicians and logs (English, channel names). */
   stateReason: string;
+  /** The same for people, in both languages. */
+  stateText: Text;
   lastSeen: number | null;
   channels: Record<string, LiveChannel>;
 }
@@ -60,6 +65,8 @@ export interface ActuatorView {
   ref: string;
   device: string;
   actuator: string;
+  /** Its name in both languages: the config's `labels`, else the device's own label (in both), else its name. */
+  label: Text;
   /** What the device declared (its safe value, lease, range, label). */
   spec: ActuatorSpec;
   /**
@@ -77,6 +84,16 @@ export interface ActuatorView {
   order: LatestInvocation | null;
   /** When the hub let go of it without a stop, and why (the interlock or emergency stop that forbade it, the visit's end). */
   released: { at: number; interlock: string | null; why: Text } | null;
+}
+
+/**
+ * The simulated installation's clock: simulated time = anchorSimMs + (hub time - anchorRealMs) *
+ * speed. Re-anchored on every change of speed or jump in time.
+ */
+export interface SimClockView {
+  anchorRealMs: number;
+  anchorSimMs: number;
+  speed: number;
 }
 
 export interface LiveSnapshot {
@@ -97,6 +114,8 @@ export interface LiveSnapshot {
   actuators: ActuatorView[];
   /** The class visit, if one runs. */
   visit: Visit | null;
+  /** The simulated installation's clock, or null when nothing is simulated. */
+  simClock: SimClockView | null;
 }
 
 export interface LiveValue {
@@ -118,6 +137,7 @@ export interface LiveDeviceChange {
   id: string;
   state: DeviceState;
   stateReason: string;
+  stateText: Text;
   lastSeen: number | null;
 }
 
@@ -144,4 +164,6 @@ export interface LiveFrame {
   actuatorsGone?: string[];
   /** Present when the visit started or ended: the visit, or null. */
   visit?: Visit | null;
+  /** Present when the simulated clock changed (a new speed, a jump in time). */
+  simClock?: SimClockView | null;
 }

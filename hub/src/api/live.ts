@@ -15,7 +15,7 @@ import type { Registry } from "../core/registry/registry.ts";
 import type { ChannelQuality, DeviceId, Provenance } from "../core/types.ts";
 import { ActuatorBoard } from "./live-actuators.ts";
 import type { LatestInvocation } from "./commands.ts";
-import { type Alarm, type HeldActuator, type InterlockView, LIVE_EVENTS, type LiveDevice, type LiveDeviceChange, type LiveFrame, type LiveSnapshot, type LiveValue, type StationView, type Visit } from "./live-protocol.ts";
+import { type Alarm, type HeldActuator, type InterlockView, LIVE_EVENTS, type LiveDevice, type LiveDeviceChange, type LiveFrame, type LiveSnapshot, type LiveValue, type SimClockView, type StationView, type Visit } from "./live-protocol.ts";
 
 const IN_STEP = "live";
 const BEHIND = "behind";
@@ -70,12 +70,14 @@ export class LiveStream {
   private readonly dirtyStations = new Set<string>();
   /** Something every station's `startable` depends on changed (an interlock, the visit). */
   private allStationsDirty = false;
-  private readonly actuators = new ActuatorBoard({ order: (ref) => this.safety.actuatorOrder(ref), interlocks: () => this.safety.interlocks() });
+  private readonly actuators = new ActuatorBoard({ order: (ref) => this.safety.actuatorOrder(ref), interlocks: () => this.safety.interlocks(), label: (d, a) => this.ctx.registry.partLabel(d, a) });
   private holds: HeldActuator[] = [];
   private holdsKey = "";
   private holdsChanged = false;
   private visitKey = "";
   private visitChanged = false;
+  private simClockKey = "";
+  private simClockChanged = false;
   private lastNotNormalAt = 0;
   private readonly unsubscribe: Array<() => void> = [];
   /** Frames emitted to each socket since its transport last drained: its backlog. */
@@ -84,7 +86,8 @@ export class LiveStream {
 
   /** `safety`: where interlocks, alarms, stations, holds and the visit are read (built before the stream). */
   constructor(
-    private readonly ctx: { clock: Clock; bus: Bus; registry: Registry },
+    /** `simClock`: the simulated installation's clock, if the demo runs one (streamed as it changes). */
+    private readonly ctx: { clock: Clock; bus: Bus; registry: Registry; simClock?: () => SimClockView | null },
     private readonly options: LiveOptions,
     private readonly safety: SafetySource,
   ) {}
@@ -165,10 +168,12 @@ export class LiveStream {
     const devices: LiveDevice[] = this.ctx.registry.list().map((d) => ({
       id: d.id,
       name: d.name,
+      label: d.label,
       kind: d.kind,
       simulated: d.simulated,
       state: d.state,
       stateReason: d.stateReason,
+      stateText: d.stateText,
       lastSeen: d.lastSeen,
       channels: Object.fromEntries(
         Object.entries(d.channels).map(([name, c]) => [
@@ -198,6 +203,7 @@ export class LiveStream {
       holds: this.safety.holds(),
       actuators: this.actuators.views(),
       visit: this.safety.visit(),
+      simClock: this.ctx.simClock?.() ?? null,
     };
   }
 
@@ -229,6 +235,12 @@ export class LiveStream {
       this.allStationsDirty = true;
     }
     this.actuators.observe(holds, now);
+    const sim = this.ctx.simClock?.() ?? null;
+    const simKey = sim === null ? "" : `${sim.anchorRealMs}/${sim.anchorSimMs}/${sim.speed}`;
+    if (simKey !== this.simClockKey) {
+      this.simClockKey = simKey;
+      this.simClockChanged = true;
+    }
     if (now - this.lastNotNormalAt >= NOT_NORMAL_EVERY_MS) {
       this.lastNotNormalAt = now;
       let notNormal = false;
@@ -248,7 +260,7 @@ export class LiveStream {
   /** Builds the frame of what changed since the last tick, or null if nothing did. */
   private buildFrame(): LiveFrame | null {
     const actuatorsChanged = this.actuators.hasChanges();
-    if (this.dirtyValues.size === 0 && this.dirtyDevices.size === 0 && this.dirtyInterlocks.size === 0 && this.dirtyAlarms.size === 0 && !this.stationsDirty() && !this.holdsChanged && !this.visitChanged && !actuatorsChanged) return null;
+    if (this.dirtyValues.size === 0 && this.dirtyDevices.size === 0 && this.dirtyInterlocks.size === 0 && this.dirtyAlarms.size === 0 && !this.stationsDirty() && !this.holdsChanged && !this.visitChanged && !actuatorsChanged && !this.simClockChanged) return null;
     const t = this.ctx.clock.now();
     const values: LiveValue[] = [];
     for (const [deviceId, channels] of this.dirtyValues) {
@@ -267,17 +279,18 @@ export class LiveStream {
     const devices: LiveDeviceChange[] = [];
     for (const id of this.dirtyDevices) {
       const rec = this.ctx.registry.record(id);
-      if (rec !== undefined) devices.push({ id, state: rec.state, stateReason: rec.stateReason, lastSeen: rec.lastSeen });
+      if (rec !== undefined) devices.push({ id, state: rec.state, stateReason: rec.stateReason, stateText: rec.stateText, lastSeen: rec.lastSeen });
     }
     const interlocks = [...this.dirtyInterlocks].map((id) => this.safety.interlock(id)).filter((v): v is InterlockView => v !== undefined);
     const alarms = [...this.dirtyAlarms].map((key) => this.safety.alarm(key)).filter((a): a is Alarm => a !== undefined);
     const stations = this.allStationsDirty ? this.safety.stations() : [...this.dirtyStations].map((id) => this.safety.station(id)).filter((v): v is StationView => v !== undefined);
     const holds = this.holdsChanged ? { holds: this.holds } : {};
     const visit = this.visitChanged ? { visit: this.safety.visit() } : {};
+    const simClock = this.simClockChanged ? { simClock: this.ctx.simClock?.() ?? null } : {};
     const { changed, gone } = actuatorsChanged ? this.actuators.changes() : { changed: [], gone: [] };
     const actuators = { ...(changed.length > 0 ? { actuators: changed } : {}), ...(gone.length > 0 ? { actuatorsGone: gone } : {}) };
     this.clearDirty();
-    return { t, n: ++this.frameNo, values, devices, interlocks, alarms, stations, ...holds, ...actuators, ...visit };
+    return { t, n: ++this.frameNo, values, devices, interlocks, alarms, stations, ...holds, ...actuators, ...visit, ...simClock };
   }
 
   private clearDirty(): void {
@@ -290,6 +303,7 @@ export class LiveStream {
     this.allStationsDirty = false;
     this.holdsChanged = false;
     this.visitChanged = false;
+    this.simClockChanged = false;
   }
 
   /**

@@ -22,6 +22,7 @@
  */
 import type { AlarmBook } from "../core/alarms/alarms.ts";
 import { HubError } from "../core/errors.ts";
+import { text } from "../core/texts/texts.ts";
 import type { Logger } from "../core/logger.ts";
 import type { SessionsConfig } from "../config/users.ts";
 import { clientKey } from "./address.ts";
@@ -161,10 +162,7 @@ export class LoginGuard {
     if (g.guarded || g.times.length < guessBudget) return;
     g.guarded = true;
     this.ctx.logger.warn({ name, guesses: g.times.length, hours: failureMemoryHours }, "account guarded: its guess budget is spent");
-    this.ctx.alarms.raise(guessingAlarm(name), "warning", "auth", {
-      nl: `Iemand raadt de pincode of het wachtwoord van ${name}: ${g.times.length} foute pogingen binnen ${failureMemoryHours} uur. Alleen adressen zonder eerdere foute pogingen mogen het nog proberen.`,
-      en: `Someone is guessing the PIN or password of ${name}: ${g.times.length} wrong attempts within ${failureMemoryHours} h. Only addresses without earlier wrong attempts may still try it.`,
-    });
+    this.ctx.alarms.raise(guessingAlarm(name), "warning", "auth", text("alarm.guessing", { name, count: g.times.length, hours: failureMemoryHours }));
   }
 
   /** The address's record unless it has been forgotten. */

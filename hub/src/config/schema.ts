@@ -12,6 +12,18 @@ const deviceId = z
   .string()
   .regex(DEVICE_ID_PATTERN, "must be lower-case letters, digits and dashes (at most 48), starting with a letter or digit");
 const secret = z.string().min(1).max(200);
+/** A device's or station's name as people read it (Dutch, the centre's first language). */
+const deviceName = z.string().min(1).max(80);
+/** The same name in English, for screens switched to English; without it, `name` shows in both languages. */
+const deviceNameEn = z.string().min(1).max(80).optional();
+/**
+ * Names of a device's channels and actuators in both languages, by their own name
+ * (`pumpEnable: { nl: Regenwaterpomp vrijgeven, en: Enable rain-water pump }`). Without one, the
+ * label the device declares in its meta (one language) is shown in both, else the bare name.
+ */
+const partLabels = z
+  .record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9]{0,47}$/), z.object({ nl: z.string().min(1).max(80), en: z.string().min(1).max(80) }).strict())
+  .default({});
 
 const HttpConfig = z
   .object({
@@ -137,7 +149,8 @@ const MqttDevice = z
   .object({
     kind: z.literal("mqtt"),
     id: deviceId,
-    name: z.string().min(1).max(80),
+    name: deviceName,
+    nameEn: deviceNameEn,
     /** The device's MQTT password on the embedded broker; its username is its id. */
     password: secret,
     /** Values from this device are marked "simulated" on every screen. */
@@ -147,6 +160,7 @@ const MqttDevice = z
      * not listed stays at the safe value the device declares.
      */
     hold: z.record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9]{0,47}$/), z.number()).default({}),
+    labels: partLabels,
   })
   .strict();
 
@@ -154,12 +168,14 @@ const SerialBoardDevice = z
   .object({
     kind: z.literal("serial"),
     id: deviceId,
-    name: z.string().min(1).max(80),
+    name: deviceName,
+    nameEn: deviceNameEn,
     /** `serial:///dev/ttyUSB0?baud=115200`, `serial://?vid=2341&pid=0043&serial=…`, `tcp://…`; `sim://` in the demo. */
     url: z.string().min(1).max(300),
     simulated: z.boolean().default(false),
     /** As for MQTT devices: actuator values the hub holds while nothing forbids them. */
     hold: z.record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9]{0,47}$/), z.number()).default({}),
+    labels: partLabels,
   })
   .strict();
 
@@ -167,7 +183,8 @@ const PrinterDevice = z
   .object({
     kind: z.literal("printer"),
     id: deviceId,
-    name: z.string().min(1).max(80),
+    name: deviceName,
+    nameEn: deviceNameEn,
     /**
      * Where the printer is: `serial:///dev/ttyACM0?baud=115200`, `serial://?vid=2c99&pid=0002&serial=…`,
      * `tcp://host:port`; `sim://` for the demo's simulated printer (the demo runner fills it in).
@@ -192,7 +209,8 @@ const RobotOpcuaDevice = z
   .object({
     kind: z.literal("robot-opcua"),
     id: deviceId,
-    name: z.string().min(1).max(80),
+    name: deviceName,
+    nameEn: deviceNameEn,
     /** `opc.tcp://host:port`; `sim://` for the demo's simulated cell (the demo runner fills it in). */
     endpoint: z.string().min(1).max(300),
     simulated: z.boolean().default(false),
@@ -220,7 +238,8 @@ const RobotFirmataDevice = z
   .object({
     kind: z.literal("robot-firmata"),
     id: deviceId,
-    name: z.string().min(1).max(80),
+    name: deviceName,
+    nameEn: deviceNameEn,
     /**
      * Where the board is. StandardFirmata on USB: `serial:///dev/ttyACM0`, better a stable
      * `serial:///dev/serial/by-id/usb-…-if00` or `serial://?vid=2341&pid=0043&serial=…` (looked up

@@ -104,10 +104,15 @@ export interface DeviceView {
   id: DeviceId;
   kind: DeviceKind;
   name: string;
+  /** Its name in both languages (the config's `name` and `nameEn`). */
+  label: Text;
   simulated: boolean;
   state: DeviceState;
   stateSince: number;
+  /** Why it is in this state, for technicians and logs (English, with channel names). */
   stateReason: string;
+  /** The same for people, in both languages. */
+  stateText: Text;
   status: "online" | "offline" | null;
   lastSeen: number | null;
   messageRatePerS: number;

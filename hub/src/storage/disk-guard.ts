@@ -19,6 +19,7 @@ import { dirname, resolve } from "node:path";
 import type { AlarmBook } from "../core/alarms/alarms.ts";
 import type { Clock, Timer } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
+import { text } from "../core/texts/texts.ts";
 import type { MaintenanceResult } from "./maintenance.ts";
 
 const MB = 1024 * 1024;
@@ -151,9 +152,6 @@ export class DiskGuard {
     const minuteD = keep.minuteMs / DAY_MS;
     const mark = level === "critical" ? this.options.diskCriticalFreeMB : this.options.diskLowFreeMB;
     this.ctx.logger.warn({ freeMB, level }, "disk space low: trimming history");
-    this.ctx.alarms.raise(DISK_ALARM, level === "critical" ? "critical" : "warning", "storage", {
-      nl: `Minder dan ${mark} MB vrij op de schijf van de hub (${freeMB} MB): de geschiedenis wordt ingekort (ruwe metingen ${rawH} uur, minuutwaarden ${minuteD} dagen). Het auditlog blijft bewaard. Maak ruimte vrij.`,
-      en: `Less than ${mark} MB free on the hub's disk (${freeMB} MB): history is being trimmed (raw readings ${rawH} h, minute values ${minuteD} days). The audit log is kept. Free some space.`,
-    });
+    this.ctx.alarms.raise(DISK_ALARM, level === "critical" ? "critical" : "warning", "storage", text("alarm.diskLow", { mark, free: freeMB, rawH, minuteD }));
   }
 }

@@ -1,7 +1,8 @@
 /**
- * One actuator on the instructor's screen: its name, what the hub is doing with it (from the live
- * stream), a reading that shows it at work, why it may not start (each blocking interlock's
- * reason), and Start (hold-to-confirm for a heater) and Stop, with the hub's reply underneath.
+ * One actuator on the instructor's screen: its name (never its id), what the hub is doing with it
+ * (from the live stream), a reading that shows it at work, why it may not start (each blocking
+ * interlock's reason), and Start (hold-to-confirm for a heater) and Stop, with the hub's reply
+ * underneath.
  */
 import type { LiveStore } from "../../core/live-store.ts";
 import type { Reply } from "../../core/api.ts";
@@ -13,6 +14,7 @@ import { runCommand } from "../../core/commands.ts";
 import { h, replaceIfChanged, setText } from "../../core/dom.ts";
 import { valueWithUnit } from "../../core/format.ts";
 import { nameOf, t } from "../../i18n/index.ts";
+import { blockedLine } from "./words.ts";
 import type { ActuatorStatus } from "./actuator-state.ts";
 import type { ActuatorItem } from "./stations.ts";
 
@@ -44,6 +46,9 @@ export function actuatorRow(live: LiveStore, item: ActuatorItem): ActuatorRow {
   const start = item.holdToStart ? startHold.el : startPlain;
   const stop = h("button", { type: "button", class: "btn btn-stop", "data-action": "stop" }, icon("square"), t("actuator.stop"));
   stop.addEventListener("click", () => void send("stop"));
+  // Nine rows of "Start" and "Stop": each names what it starts for a screen reader.
+  for (const b of [startPlain, startHold.el]) b.setAttribute("aria-label", `${t("actuator.start")}: ${item.name}`);
+  stop.setAttribute("aria-label", `${t("actuator.stop")}: ${item.name}`);
 
   const chip = h("span", { class: "chip hold-status" });
   const lastLine = h("p", { class: "act-last" });
@@ -53,7 +58,7 @@ export function actuatorRow(live: LiveStore, item: ActuatorItem): ActuatorRow {
   const el = h(
     "li",
     { class: "actuator", "data-actuator": ref },
-    h("div", { class: "act-head" }, h("strong", { class: "act-name" }, nameOf(ref, item.spec.label)), h("code", { class: "act-ref" }, ref), chip),
+    h("div", { class: "act-head" }, h("strong", { class: "act-name" }, item.name), chip),
     lastLine,
     h("div", { class: "act-evidence-wrap" }, evidence, evidenceBadges),
     blocked,
@@ -85,7 +90,7 @@ export function actuatorRow(live: LiveStore, item: ActuatorItem): ActuatorRow {
         setText(evidence, `${t("actuator.reading")}: ${nameOf(`${item.evidence.device}.${item.evidence.channel}`, ch?.label)} ${valueWithUnit(ch?.value ?? null, ch?.unit ?? "")}`);
         setBadges(evidenceBadges, badgeKinds(ch, live.conn));
       }
-      replaceIfChanged(blocked, s.blocked.join("|"), () => s.blocked.map((b) => h("li", null, icon("lock"), h("span", null, `${t("actuator.mayNotStart")}: ${b}`))));
+      replaceIfChanged(blocked, s.blocked.join("|"), () => s.blocked.map((b) => h("li", null, icon("lock"), h("span", null, blockedLine(b)))));
       sync();
     },
   };

@@ -2,8 +2,9 @@
  * What the screen says about an actuator, from the hub's own account of it in the live stream:
  * whether the hub holds it, the last start or stop staff asked for (who, when, the hub's answer),
  * and why the hub let go of it if nobody stopped it. Interlocks that are not normal and forbid the
- * actuator block a start; their reasons are shown. Nothing here reads the audit log: its newest
- * rows are whatever was done last, anywhere, by anyone.
+ * actuator block a start; their reasons are shown, in words: the raw reading that tripped a rule
+ * ("water.leak = 1") is the technician's. Nothing here reads the audit log: its newest rows are
+ * whatever was done last, anywhere, by anyone.
  */
 import type { ActuatorView, InterlockView } from "../../core/live-store.ts";
 import { refusalText } from "../../components/notice.ts";
@@ -28,11 +29,12 @@ export function blockers(ref: string, interlocks: readonly InterlockView[]): Int
 export function blockText(il: InterlockView): string {
   if (il.status === "waiting") return t("block.waiting", { name: tx(il.name) });
   if (il.status === "cleared") return t("block.notReset", { name: tx(il.name) });
-  return il.cause ? `${tx(il.reason)} (${tx(il.cause.detail)})` : tx(il.reason);
+  return tx(il.reason);
 }
 
-export function actuatorStatus(ref: string, view: ActuatorView | undefined, interlocks: readonly InterlockView[]): ActuatorStatus {
-  const blocked = blockers(ref, interlocks).map(blockText);
+/** `say`: how a hub sentence is said on this screen (ids as names, no raw values). */
+export function actuatorStatus(ref: string, view: ActuatorView | undefined, interlocks: readonly InterlockView[], say: (text: string) => string = (s) => s): ActuatorStatus {
+  const blocked = [...new Set(blockers(ref, interlocks).map(blockText))];
   if (view === undefined) return { status: "off", last: t("actuator.noCommand"), blocked };
   const { order, released } = view;
   const refused = order !== null && (order.result === "refused" || order.result === "failed");
@@ -54,9 +56,10 @@ export function actuatorStatus(ref: string, view: ActuatorView | undefined, inte
   } else {
     const by = { by: order.by, time: clock(order.at) };
     parts.push(order.command === "actuator.stop" ? t("actuator.lastStop", by) : t("actuator.lastStart", by));
-    if (refused) parts.push(`${t("actuator.wasRefused")}: ${refusalText({ code: order.code ?? "", message: order.message ?? "", reason: order.reason ?? undefined })}`);
+    // The hub's reason when it gave one; its raw message ("refused by water: …") is the technician's.
+    if (refused) parts.push(`${t("actuator.wasRefused")}: ${order.reason ? say(tx(order.reason)) : refusalText({ code: order.code ?? "", message: "" })}`);
   }
-  if (releasedSince !== null && view.state === "released") parts.push(t("actuator.droppedBy", { why: tx(releasedSince.why) }));
-  if (view.error !== null) parts.push(t("actuator.refreshFailed", { error: view.error }));
+  if (releasedSince !== null && view.state === "released") parts.push(t("actuator.droppedBy", { why: say(tx(releasedSince.why)) }));
+  if (view.error !== null) parts.push(t("actuator.refreshFailed"));
   return { status, last: parts.join(" · "), blocked };
 }

@@ -20,6 +20,7 @@ import { h, replaceIfChanged, setText, syncList } from "../../core/dom.ts";
 import type { LiveStore } from "../../core/live-store.ts";
 import { token } from "../../core/session.ts";
 import { lang, nameOf, t, tx } from "../../i18n/index.ts";
+import { plain } from "./words.ts";
 
 interface Hold {
   deviceId: string;
@@ -55,8 +56,8 @@ export function installationPanel(live: LiveStore): InstallationPanel {
     const text = tx(reason);
     const ref = refOf(c);
     const colon = text.indexOf(": ");
-    if (text.startsWith(`${ref} `) && colon > 0) return text.slice(colon + 2).split(ref).join(labelOf(c));
-    return text.split(ref).join(labelOf(c));
+    if (text.startsWith(`${ref} `) && colon > 0) return plain(live, text.slice(colon + 2).split(ref).join(labelOf(c)));
+    return plain(live, text.split(ref).join(labelOf(c)));
   };
 
   const title = h("span", { class: "install-title" });
@@ -122,7 +123,7 @@ export function installationPanel(live: LiveStore): InstallationPanel {
     for (const item of shown) {
       // What let go of it, as the live stream says (the e-stop, a trip, the end of a visit).
       const rel = item.state === "off" ? (live.actuator(refOf(item))?.released ?? null) : null;
-      const released = rel !== null ? t("installation.switchedOffBy", { why: tx(rel.why) }) : "";
+      const released = rel !== null ? t("installation.switchedOffBy", { why: plain(live, tx(rel.why)) }) : "";
       const pending = item.state === "pending";
       const why = pending ? t("installation.pendingWhy") : item.blocked !== null ? t("installation.blocked", { why: reasonFor(item, item.blocked) }) : t("installation.mayReturn");
       const key = `${released}|${why}`;

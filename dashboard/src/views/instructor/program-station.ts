@@ -1,7 +1,8 @@
 /**
- * A station that runs programs (a 3D printer, a robot cell): its state and why, what it runs and
- * how far along, Start with a program from its approved catalogue (hold-to-confirm: it heats or
- * moves), Pause/Resume and Stop, and the hub's reason when a start is not allowed now.
+ * A station that runs programs (a 3D printer, a robot cell), as a big card: its name, state and
+ * why, what it runs and how far along, Start with a program from its approved catalogue
+ * (hold-to-confirm: it heats or moves), Pause/Resume and Stop, and each of the hub's reasons when
+ * a start is not allowed now, in words (no ids, no raw values: those are the technician's).
  */
 import { badge } from "../../components/badge.ts";
 import { holdButton } from "../../components/hold-button.ts";
@@ -13,32 +14,40 @@ import { countdown, num } from "../../core/format.ts";
 import type { LiveStore, StationView } from "../../core/live-store.ts";
 import { t, tx, type StringKey } from "../../i18n/index.ts";
 import type { ProgramStation } from "./stations.ts";
+import { blockedLine, plain, startReasons, type Text } from "./words.ts";
 
 const STATE_ICON: Record<string, IconName> = { offline: "cross", connecting: "clock", idle: "check", running: "play", paused: "pause", stopping: "square", faulted: "stop" };
 const KNOWN_STATES = new Set(["offline", "connecting", "idle", "running", "paused", "stopping", "faulted"]);
 const KNOWN_KINDS = new Set(["printer", "robot"]);
 
-/** Kind-specific details, one line each: numbers and words, and small objects as key=value. */
-function detailLines(details: Record<string, unknown>): string[] {
-  const out: string[] = [];
-  const show = (v: unknown): string | null => {
-    if (v === null || v === undefined) return null;
-    if (typeof v === "number") return num(v, Number.isInteger(v) ? 0 : 1);
-    if (typeof v === "string" || typeof v === "boolean") return String(v);
-    return null;
+interface Heater {
+  actual: number;
+  target: number | null;
+}
+
+function heaterOf(v: unknown): Heater | null {
+  if (typeof v !== "object" || v === null) return null;
+  const o = v as Record<string, unknown>;
+  return typeof o.actual === "number" ? { actual: o.actual, target: typeof o.target === "number" ? o.target : null } : null;
+}
+
+/** States in which a printer's temperatures are live and its targets mean something. */
+const TEMPS_SHOWN = new Set(["idle", "running", "paused", "stopping"]);
+
+/**
+ * A printer's temperatures in words ("Spuitkop 205 °C, doel 210 °C · Printbed 60 °C"), only while
+ * it is connected and not halted: a halted firmware's last targets are not what it does now. The
+ * rest of the kind's details (firmware, link statistics, a robot's mode) are the technician's.
+ */
+function temperatureLine(v: StationView): string {
+  if (v.kind !== "printer" || !TEMPS_SHOWN.has(v.state)) return "";
+  const one = (key: "station.hotend" | "station.bed", x: Heater | null): string | null => {
+    if (x === null) return null;
+    const now = `${num(x.actual)} °C`;
+    const heating = x.target !== null && x.target > 0 && v.state !== "idle";
+    return t(key, { now: heating ? t("station.tempTarget", { now, target: `${num(x.target ?? 0)} °C` }) : now });
   };
-  for (const [k, v] of Object.entries(details)) {
-    const direct = show(v);
-    if (direct !== null) out.push(`${k}: ${direct}`);
-    else if (typeof v === "object" && v !== null && !Array.isArray(v)) {
-      const parts = Object.entries(v as Record<string, unknown>)
-        .map(([k2, v2]) => [k2, show(v2)] as const)
-        .filter((x): x is readonly [string, string] => x[1] !== null);
-      if (parts.length > 0 && parts.length <= 4) out.push(`${k}: ${parts.map(([a, b]) => `${a} ${b}`).join(", ")}`);
-    }
-    if (out.length >= 6) break;
-  }
-  return out;
+  return [one("station.hotend", heaterOf(v.details.hotend)), one("station.bed", heaterOf(v.details.bed))].filter((x) => x !== null).join(" · ");
 }
 
 export function programStationCard(live: LiveStore, s: ProgramStation): { el: HTMLElement; update(view: StationView | undefined): void } {
@@ -62,21 +71,24 @@ export function programStationCard(live: LiveStore, s: ProgramStation): { el: HT
   const progressFill = h("div", { class: "progress-fill" });
   const progressText = h("span", { class: "progress-text" });
   const progress = h("div", { class: "progress", hidden: true }, h("div", { class: "progress-bar" }, progressFill), progressText);
-  const blocked = h("p", { class: "act-blocked-line", "data-testid": `station-blocked-${s.id}` });
-  const details = h("ul", { class: "station-details" });
+  const blocked = h("ul", { class: "station-blocked", "data-testid": `station-blocked-${s.id}` });
+  const temps = h("p", { class: "station-temps" });
   const sim = h("span", { class: "badges" });
   const kindLabel = KNOWN_KINDS.has(s.kind) ? t(`station.kind.${s.kind}` as StringKey) : s.kind;
+  const title = h("span", { class: "station-name" }, s.name);
   const el = h(
     "article",
     { class: "card station station-program", "data-station": s.id, "data-kind": s.kind },
-    h("h2", null, icon(s.icon), h("span", null, s.name), h("span", { class: "station-kind" }, kindLabel), sim, stateChip),
+    h("h2", null, icon(s.icon), title, h("span", { class: "station-kind" }, kindLabel), sim, stateChip),
     reason,
     progress,
-    details,
+    temps,
     blocked,
-    h("div", { class: "act-buttons" }, h("label", { class: "field inline" }, h("span", null, t("station.program")), program), start.el, pause, resume, stop),
+    h("div", { class: "station-controls" }, h("label", { class: "field inline" }, h("span", null, t("station.program")), program), start.el, pause, resume, stop),
     result.el,
   );
+  start.el.setAttribute("aria-label", `${t("station.start")}: ${s.name}`);
+  stop.setAttribute("aria-label", `${t("station.stop")}: ${s.name}`);
 
   return {
     el,
@@ -89,7 +101,9 @@ export function programStationCard(live: LiveStore, s: ProgramStation): { el: HT
       el.dataset.state = v.state;
       replaceIfChanged(stateChip, `${v.state}`, () => [icon(STATE_ICON[v.state] ?? "clock"), KNOWN_STATES.has(v.state) ? t(`station.state.${v.state}` as StringKey) : v.state]);
       replaceIfChanged(sim, String(v.simulated), () => (v.simulated ? badge("simulated") : null));
-      setText(reason, tx(v.stateReason));
+      const why = plain(live, tx(v.stateReason));
+      const label = (v as StationView & { label?: Text }).label;
+      if (label !== undefined) setText(title, tx(label));
       const cat = v.catalogue.join("|");
       replaceIfChanged(program, cat, () => v.catalogue.map((p) => h("option", { value: p }, p)));
       const p = v.progress;
@@ -100,9 +114,20 @@ export function programStationCard(live: LiveStore, s: ProgramStation): { el: HT
         const layer = p.layer !== undefined && p.layers !== undefined ? ` · ${t("station.layer", { n: p.layer, of: p.layers })}` : "";
         setText(progressText, `${v.program ?? ""} ${num(p.pct)} %${left}${layer}`);
       }
-      replaceIfChanged(details, JSON.stringify(detailLines(v.details)), () => detailLines(v.details).map((l) => h("li", null, l)));
+      setText(temps, temperatureLine(v));
       const idle = v.state === "idle";
-      setText(blocked, v.startable.ok ? "" : `${t("actuator.mayNotStart")}: ${tx(v.startable.reason)}`);
+      // While it runs, "a program is running" is no news: the reasons are for a station that waits.
+      const busy = v.state === "running" || v.state === "paused" || v.state === "stopping";
+      const reasons = busy ? [] : startReasons(live, v.startable);
+      el.dataset.blocked = String(reasons.length > 0);
+      // The state's reason once: not again as the first reason it may not start.
+      setText(reason, reasons.includes(why) ? "" : why);
+      // One reason in one sentence; several under one "may not start, because:".
+      replaceIfChanged(blocked, reasons.join("|"), () =>
+        reasons.length === 1
+          ? h("li", null, icon("lock"), h("span", null, blockedLine(reasons[0] ?? "")))
+          : [reasons.length > 1 ? h("li", { class: "blocked-head" }, t("station.mayNotStartBecause")) : null, ...reasons.map((r) => h("li", null, icon("lock"), h("span", null, r)))],
+      );
       start.setDisabled(!idle || !v.startable.ok || v.catalogue.length === 0);
       program.disabled = !idle;
       pause.hidden = v.state !== "running";

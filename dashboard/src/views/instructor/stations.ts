@@ -1,17 +1,20 @@
 /**
- * Stations the instructor runs: the Tiny House (its devices' actuators, grouped per device) and
- * the stations the hub lists in its snapshot (3D printers, robots: programs from an approved
- * catalogue). A station is a kind plus a renderer; the hub describes printers and robots in the
+ * Stations the instructor runs: the stations the hub lists in its snapshot (3D printers, robots:
+ * programs from an approved catalogue), those of the running visit first and in the visit's
+ * order, and the Tiny House (its devices' actuators, grouped per device), shown as one group. A station is a kind plus a renderer; the hub describes printers and robots in the
  * same words (state, program, progress, startable), so one card serves every program station and
  * a kind this dashboard has not seen before is still shown and operable rather than left out.
  */
 import type { ActuatorView, LiveStore, StationView } from "../../core/live-store.ts";
 import type { IconName } from "../../components/icons.ts";
-import { nameOf, t } from "../../i18n/index.ts";
+import { t } from "../../i18n/index.ts";
+import { labelOf, stationName } from "./words.ts";
 
 export interface ActuatorItem {
   device: string;
   actuator: string;
+  /** Its name as a person reads it (the hub's bilingual label, else the dictionary's, else the device's). */
+  name: string;
   spec: ActuatorView["spec"];
   /** A reading that shows what the actuator does (not its state: that is not measured). */
   evidence: { device: string; channel: string } | null;
@@ -65,19 +68,24 @@ export function stationsFrom(live: LiveStore): Station[] {
       items = [];
       groups.set(a.device, items);
     }
-    items.push({ device: a.device, actuator: a.actuator, spec: a.spec, evidence: EVIDENCE[a.ref] ?? null, holdToStart: HOLD_TO_START.test(a.actuator) });
+    items.push({ device: a.device, actuator: a.actuator, name: labelOf(a, a.ref, a.spec.label), spec: a.spec, evidence: EVIDENCE[a.ref] ?? null, holdToStart: HOLD_TO_START.test(a.actuator) });
   }
   // In the order the hub lists its devices, not the order frames happened to bring them in.
   const rank = new Map((live.snapshot?.devices ?? []).map((d, i) => [d.id, i]));
   const ordered = [...groups].sort(([a], [b]) => (rank.get(a) ?? rank.size) - (rank.get(b) ?? rank.size));
   const stations: Station[] = [];
+  // The class's task first: the visit's stations in the visit's order, then the others as the hub lists them.
+  const order = live.visit()?.stations ?? [];
+  const rankOf = (id: string) => (order.includes(id) ? order.indexOf(id) : order.length);
+  const programs = listed.map((s, i) => ({ s, i })).sort((a, b) => rankOf(a.s.id) - rankOf(b.s.id) || a.i - b.i);
+  for (const { s } of programs) stations.push({ type: "program", id: s.id, kind: s.kind, name: stationName(live, s.id), icon: KIND_ICON[s.kind] ?? "cpu" });
   if (ordered.length > 0) {
     stations.push({ type: "actuators", id: "tiny-house", kind: "tiny-house", name: t("station.tinyHouse"), icon: "house", groups: ordered.map(([device, items]) => ({ device, items })) });
   }
-  for (const s of listed) stations.push({ type: "program", id: s.id, kind: s.kind, name: s.name, icon: KIND_ICON[s.kind] ?? "cpu" });
   return stations;
 }
 
 export function deviceTitle(live: LiveStore, id: string): string {
-  return nameOf(id, live.device(id)?.name);
+  const d = live.device(id);
+  return labelOf(d, id, d?.name);
 }

@@ -13,6 +13,7 @@ import { h, replaceIfChanged, setText } from "../../core/dom.ts";
 import { clock, countdown } from "../../core/format.ts";
 import type { LiveStore, Visit } from "../../core/live-store.ts";
 import { t } from "../../i18n/index.ts";
+import { stationName } from "./words.ts";
 
 const DEFAULT_MINUTES = 90;
 
@@ -43,7 +44,7 @@ export function visitCard(live: LiveStore): { el: HTMLElement; update(visit: Vis
       result.show(reply, t("visit.ended"));
     },
   });
-  const running = h("div", { class: "visit-running", hidden: true }, summary, h("p", { class: "muted" }, t("visit.endExplains")), end.el);
+  const running = h("div", { class: "visit-running", hidden: true }, h("div", { class: "visit-running-text" }, summary, h("p", { class: "muted" }, t("visit.endExplains"))), end.el);
   const el = h("section", { class: "card visit", "data-testid": "visit" }, h("h2", null, icon("user"), t("visit.title")), form, running, result.el);
 
   form.addEventListener("submit", (e) => {
@@ -67,10 +68,10 @@ export function visitCard(live: LiveStore): { el: HTMLElement; update(visit: Vis
       running.hidden = active === null;
       const ids = live.stations().map((s) => s.id);
       replaceIfChanged(stationBoxes, ids.join("|"), () =>
-        ids.length === 0 ? h("span", { class: "muted" }, t("visit.noStations")) : live.stations().map((s) => h("label", { class: "check" }, h("input", { type: "checkbox", value: s.id, checked: true }), ` ${s.name}`)),
+        ids.length === 0 ? h("span", { class: "muted" }, t("visit.noStations")) : ids.map((id) => h("label", { class: "check" }, h("input", { type: "checkbox", value: id, checked: true }), ` ${stationName(live, id)}`)),
       );
       if (active !== null) {
-        const names = active.stations.length > 0 ? active.stations.join(", ") : t("visit.noStationsShort");
+        const names = active.stations.length > 0 ? active.stations.map((id) => stationName(live, id)).join(", ") : t("visit.noStationsShort");
         setText(summary, t("visit.summary", { label: active.label, by: active.openedBy, since: clock(active.startedAt), left: countdown(active.endsAt - live.now()), stations: names }));
       }
     },

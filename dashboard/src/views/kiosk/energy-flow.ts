@@ -8,11 +8,12 @@ import type { LiveStore } from "../../core/live-store.ts";
 import { badgeKinds, isDoubtful, setBadges, type BadgeKind } from "../../components/badge.ts";
 import { icon, iconMarkup, type IconName } from "../../components/icons.ts";
 import { h, setAttr, setText, svg, toggleClass } from "../../core/dom.ts";
-import { computeFlows, dotPeriodS, lineWidth, ownShare, type FlowName, type Flows } from "../../core/energy.ts";
+import { dotPeriodS, lineWidth, type FlowName } from "../../core/energy.ts";
 import { num, power, powerParts } from "../../core/format.ts";
 import { t } from "../../i18n/index.ts";
-import { equivalentText } from "./words.ts";
-import { arrowPoints, FLOW_GEOMETRY, NODES, pathD, pointAt, SUN, TRACKS, VIEW_H, VIEW_W, type NodeName, type Source } from "./flow-geometry.ts";
+import { say } from "./say.ts";
+import { flowStory, type NodeStory } from "./story.ts";
+import { arrowPoints, LAYOUTS, layoutFor, pathD, pointAt, TRACKS, type FlowLayout, type LayoutKind, type NodeName, type Source } from "./flow-geometry.ts";
 
 const SOURCE_ICON: Record<Source, IconName> = { pv: "sun", grid: "grid", battery: "battery", house: "house" };
 const NODE_ICON: Record<NodeName, IconName> = { pv: "panel", grid: "grid", house: "house", battery: "battery", heatPump: "heatpump" };
@@ -56,37 +57,58 @@ function nodeCard(name: NodeName, title: string): NodeParts {
 export interface FlowView {
   el: HTMLElement;
   update(): void;
+  /**
+   * Compact while an explanation takes part of the screen: the tall layout leaves out its share
+   * and legend rows (the wide one has room beside the cards), so the cards keep their size.
+   */
+  setCompact(on: boolean): void;
 }
 
-export function energyFlowView(live: LiveStore): FlowView {
-  const headline = h("p", { class: "flow-headline", "data-testid": "flow-headline" });
-  const picture = svg("svg", { class: "flow-svg", viewBox: `0 0 ${VIEW_W} ${VIEW_H}`, role: "img", preserveAspectRatio: "xMidYMid meet" });
+interface Picture {
+  kind: LayoutKind;
+  svg: SVGSVGElement;
+  desc: SVGDescElement;
+  sunG: SVGGElement;
+  sunText: SVGTextElement;
+  flows: Record<FlowName, FlowParts>;
+  nodes: Record<NodeName, NodeParts>;
+  shareValue: HTMLElement;
+  shareFill: HTMLElement;
+  extras: SVGForeignObjectElement[];
+}
+
+function buildPicture(layout: FlowLayout): Picture {
+  const picture = svg("svg", { class: "flow-svg", "data-layout": layout.kind, viewBox: `0 0 ${layout.w} ${layout.h}`, role: "img", preserveAspectRatio: "xMidYMid meet" });
   const desc = svg("desc");
   picture.appendChild(desc);
 
   // Faint tracks: the connections that exist, so a still line reads as "nothing flows now".
   const tracks = svg("g", { class: "tracks" });
-  for (const f of TRACKS) tracks.appendChild(svg("path", { class: "track", d: pathD(FLOW_GEOMETRY[f]) }));
+  for (const f of TRACKS) tracks.appendChild(svg("path", { class: "track", d: pathD(layout.flows[f]) }));
   picture.appendChild(tracks);
 
   // The sun, or the moon at night, above the panels.
+  const sun = layout.sun;
+  const pvTop = layout.nodes.pv.y;
   const sunG = svg("g", { class: "sun", "data-sun": "day" });
-  sunG.innerHTML = `<circle class="sun-disc" cx="${SUN.x}" cy="${SUN.y}" r="${SUN.r}"/>${iconMarkup("sun", SUN.x - 30, SUN.y - 30, 60, "sun-icon")}${iconMarkup("moon", SUN.x - 26, SUN.y - 26, 52, "moon-icon")}<path class="sun-beam" d="M${SUN.x - 40},${SUN.y + 44} L${SUN.x - 60},${NODES.pv.y} M${SUN.x},${SUN.y + SUN.r} L${SUN.x},${NODES.pv.y} M${SUN.x + 40},${SUN.y + 44} L${SUN.x + 60},${NODES.pv.y}"/>`;
-  const sunText = svg("text", { class: "sun-text", x: SUN.x + SUN.r + 18, y: SUN.y + 12 });
+  const beams = sun.beams ? `<path class="sun-beam" d="M${sun.x - 40},${sun.y + 44} L${sun.x - 60},${pvTop} M${sun.x},${sun.y + sun.r} L${sun.x},${pvTop} M${sun.x + 40},${sun.y + 44} L${sun.x + 60},${pvTop}"/>` : "";
+  sunG.innerHTML = `<circle class="sun-disc" cx="${sun.x}" cy="${sun.y}" r="${sun.r}"/>${iconMarkup("sun", sun.x - 30, sun.y - 30, 60, "sun-icon")}${iconMarkup("moon", sun.x - 26, sun.y - 26, 52, "moon-icon")}${beams}`;
+  const sunText = svg("text", { class: "sun-text", x: sun.x + sun.r + 14, y: sun.y + 13 });
   sunG.appendChild(sunText);
   picture.appendChild(sunG);
 
   const flows = {} as Record<FlowName, FlowParts>;
   const flowLayer = svg("g", { class: "flows" });
-  for (const name of Object.keys(FLOW_GEOMETRY) as FlowName[]) {
-    const geo = FLOW_GEOMETRY[name];
+  const lw = layout.labelW;
+  for (const name of Object.keys(layout.flows) as FlowName[]) {
+    const geo = layout.flows[name];
     const d = pathD(geo);
     const at = pointAt(geo, geo.labelT);
     const lp = { x: at.x + (geo.labelDx ?? 0), y: at.y };
-    const labelText = svg("text", { class: "flow-value", x: lp.x + 22, y: lp.y + 11 });
-    const labelBox = svg("rect", { class: "flow-label-box", x: lp.x - 92, y: lp.y - 26, width: 184, height: 52, rx: 26 });
+    const labelText = svg("text", { class: "flow-value", x: lp.x + 20, y: lp.y + 11 });
+    const labelBox = svg("rect", { class: "flow-label-box", x: lp.x - lw / 2, y: lp.y - 26, width: lw, height: 52, rx: 26 });
     const label = svg("g", { class: "flow-label" }, labelBox, labelText);
-    label.insertAdjacentHTML("beforeend", iconMarkup(SOURCE_ICON[geo.source], lp.x - 82, lp.y - 17, 34, "flow-label-icon"));
+    label.insertAdjacentHTML("beforeend", iconMarkup(SOURCE_ICON[geo.source], lp.x - lw / 2 + 8, lp.y - 16, 32, "flow-label-icon"));
     const parts: FlowParts = {
       g: svg("g", { class: `flow flow-src-${geo.source}`, "data-flow": name, "data-w": 0 }),
       line: svg("path", { class: "flow-line", d }),
@@ -110,8 +132,8 @@ export function energyFlowView(live: LiveStore): FlowView {
     heatPump: t("flow.node.heatPump"),
   };
   const nodes = {} as Record<NodeName, NodeParts>;
-  for (const name of Object.keys(NODES) as NodeName[]) {
-    const b = NODES[name];
+  for (const name of Object.keys(layout.nodes) as NodeName[]) {
+    const b = layout.nodes[name];
     nodes[name] = nodeCard(name, titles[name]);
     const fo = svg("foreignObject", { x: b.x, y: b.y, width: b.w, height: b.h });
     fo.appendChild(nodes[name].root);
@@ -128,7 +150,7 @@ export function energyFlowView(live: LiveStore): FlowView {
     h("div", { class: "share-bar" }, shareFill),
     h("div", { class: "share-caption" }, t("flow.share.caption")),
   );
-  const shareFo = svg("foreignObject", { x: 30, y: 10, width: 560, height: 140 });
+  const shareFo = svg("foreignObject", { x: layout.share.x, y: layout.share.y, width: layout.share.w, height: layout.share.h });
   shareFo.appendChild(share);
   picture.appendChild(shareFo);
 
@@ -141,24 +163,50 @@ export function energyFlowView(live: LiveStore): FlowView {
     legendItem("battery", t("flow.legend.battery")),
     legendItem("house", t("flow.legend.house")),
   );
-  const legendFo = svg("foreignObject", { x: 1250, y: 10, width: 520, height: 170 });
+  const legendFo = svg("foreignObject", { x: layout.legend.x, y: layout.legend.y, width: layout.legend.w, height: layout.legend.h });
   legendFo.appendChild(legend);
   picture.appendChild(legendFo);
+  return { kind: layout.kind, svg: picture, desc, sunG, sunText, flows, nodes, shareValue, shareFill, extras: [shareFo, legendFo] };
+}
 
-  const el = h("section", { class: "kiosk-view view-flow", "data-view": "flow" }, headline, picture);
+export function energyFlowView(live: LiveStore): FlowView {
+  const headline = h("p", { class: "flow-headline", "data-testid": "flow-headline" });
+  // The picture gets the space left under the headline; its layout follows that space's shape.
+  const holder = h("div", { class: "flow-pic" });
+  let pic = buildPicture(LAYOUTS.wide);
+  holder.appendChild(pic.svg);
+  const el = h("section", { class: "kiosk-view view-flow", "data-view": "flow" }, headline, holder);
+  let compact = false;
+  const applyCompact = () => {
+    const layout = LAYOUTS[pic.kind];
+    const crop = compact && pic.kind === "tall";
+    const top = crop ? layout.share.y + layout.share.h : 0;
+    const bottom = crop ? layout.legend.y : layout.h;
+    setAttr(pic.svg, "viewBox", `0 ${top} ${layout.w} ${bottom - top}`);
+    for (const fo of pic.extras) toggleClass(fo, "cropped", crop);
+  };
+  const relayout = () => {
+    const kind = layoutFor(holder.clientWidth, holder.clientHeight);
+    if (kind === pic.kind || holder.clientWidth === 0) return;
+    pic = buildPicture(LAYOUTS[kind]);
+    holder.replaceChildren(pic.svg);
+    applyCompact();
+    update();
+  };
+  new ResizeObserver(relayout).observe(holder);
 
-  const setNode = (n: NodeParts, w: number | null, kinds: BadgeKind[], dirText: string, caption: string) => {
-    const p = w === null ? { value: "–", unit: "" } : powerParts(Math.abs(w));
+  const setNode = (n: NodeParts, story: NodeStory, kinds: BadgeKind[]) => {
+    const p = story.shownW === null ? { value: "–", unit: "" } : powerParts(Math.abs(story.shownW));
     setText(n.num, p.value);
     setText(n.unit, p.unit);
-    setText(n.dir, dirText);
-    setText(n.caption, caption);
+    setText(n.dir, say(story.dir));
+    setText(n.caption, say(story.caption));
     setBadges(n.badges, kinds);
     toggleClass(n.root, "doubtful", isDoubtful(kinds));
   };
 
   const setFlow = (name: FlowName, w: number) => {
-    const f = flows[name];
+    const f = pic.flows[name];
     const width = lineWidth(w);
     const on = width > 0;
     setAttr(f.g, "data-w", w);
@@ -167,7 +215,7 @@ export function energyFlowView(live: LiveStore): FlowView {
     setAttr(f.line, "stroke-width", width);
     setAttr(f.dots, "stroke-width", width + 8);
     f.dots.style.animationDuration = `${dotPeriodS(w)}s`;
-    const geo = FLOW_GEOMETRY[name];
+    const geo = LAYOUTS[pic.kind].flows[name];
     setAttr(f.arrow, "points", arrowPoints(geo, geo.arrowT ?? Math.min(0.92, geo.labelT + 0.22), 10 + width * 0.7));
     setText(f.labelText, power(w));
   };
@@ -180,63 +228,48 @@ export function energyFlowView(live: LiveStore): FlowView {
     const batCh = ch("battery", "batteryPowerW");
     const loadCh = ch("grid-meter", "loadPowerW");
     const hpCh = ch("heat-pump", "hpPowerW");
-    const pv = pvCh?.value ?? null;
-    const grid = gridCh?.value ?? null;
-    const bat = batCh?.value ?? null;
-    const load = loadCh?.value ?? null;
-    const hp = hpCh?.value ?? null;
-    const f: Flows = computeFlows({ pvW: pv, gridW: grid, batteryW: bat, loadW: load, heatPumpW: hp });
-    for (const name of Object.keys(flows) as FlowName[]) setFlow(name, f[name]);
+    const story = flowStory({
+      pvW: pvCh?.value ?? null,
+      gridW: gridCh?.value ?? null,
+      batteryW: batCh?.value ?? null,
+      loadW: loadCh?.value ?? null,
+      heatPumpW: hpCh?.value ?? null,
+      irradianceWm2: live.value("pv-inverter", "irradianceWm2"),
+      socPct: live.value("battery", "socPct"),
+      hpHeatW: live.value("heat-pump", "hpHeatW"),
+      hpCop: live.value("heat-pump", "hpCop"),
+    });
+    const f = story.flows;
+    for (const name of Object.keys(pic.flows) as FlowName[]) setFlow(name, f[name]);
 
-    const irr = live.value("pv-inverter", "irradianceWm2");
-    const night = (pv ?? 0) < 1 && (irr === null || irr < 1);
-    setAttr(sunG, "data-sun", night ? "night" : "day");
-    setText(sunText, night ? t("flow.sun.night") : t("flow.sun.day"));
+    setAttr(pic.sunG, "data-sun", story.night ? "night" : "day");
+    setText(pic.sunText, story.night ? t("flow.sun.night") : t("flow.sun.day"));
 
-    setNode(nodes.pv, pv, badgeKinds(pvCh, conn), "", night ? t("flow.caption.pvNight") : equivalentText(pv ?? 0, "makes"));
-    const g = grid ?? 0;
-    setNode(nodes.grid, grid, badgeKinds(gridCh, conn), Math.abs(g) < 15 ? t("flow.grid.none") : g > 0 ? t("flow.grid.import") : t("flow.grid.export"), g <= -15 ? t("flow.caption.export") : "");
-    setNode(nodes.house, load, badgeKinds(loadCh, conn), "", load === null ? "" : equivalentText(load, "uses"));
-    const b = bat ?? 0;
+    setNode(pic.nodes.pv, story.pv, badgeKinds(pvCh, conn));
+    setNode(pic.nodes.grid, story.grid, badgeKinds(gridCh, conn));
+    setNode(pic.nodes.house, story.house, badgeKinds(loadCh, conn));
+    setNode(pic.nodes.battery, story.battery, badgeKinds(batCh, conn));
     const soc = live.value("battery", "socPct");
-    setNode(
-      nodes.battery,
-      bat,
-      badgeKinds(batCh, conn),
-      Math.abs(b) < 15 ? t("flow.battery.idle") : b < 0 ? t("flow.battery.charging") : t("flow.battery.discharging"),
-      soc === null ? "" : t("flow.battery.soc", { pct: num(soc) }),
-    );
-    nodes.battery.root.style.setProperty("--soc", `${Math.max(0, Math.min(100, soc ?? 0))}%`);
-    const heat = live.value("heat-pump", "hpHeatW");
-    const cop = live.value("heat-pump", "hpCop");
-    const hpOn = (hp ?? 0) >= 15;
-    setNode(
-      nodes.heatPump,
-      hp,
-      badgeKinds(hpCh, conn),
-      hpOn ? "" : t("flow.heatPump.off"),
-      hpOn && heat !== null ? t("flow.heatPump.makes", { heat: power(heat), times: num(cop ?? heat / Math.max(1, hp ?? 1), 1) }) : "",
-    );
+    pic.nodes.battery.root.style.setProperty("--soc", `${Math.max(0, Math.min(100, soc ?? 0))}%`);
+    setNode(pic.nodes.heatPump, story.heatPump, badgeKinds(hpCh, conn));
 
-    const shareNow = ownShare(f);
-    setText(shareValue, shareNow === null ? "–" : `${num(shareNow * 100)} %`);
-    shareFill.style.width = `${Math.round((shareNow ?? 0) * 100)}%`;
+    setText(pic.shareValue, story.share === null ? "–" : `${num(story.share * 100)} %`);
+    pic.shareFill.style.width = `${Math.round((story.share ?? 0) * 100)}%`;
 
-    toggleClass(picture, "offline", conn !== "up");
-    const sentence = conn !== "up" ? t("flow.headline.offline") : headlineText(f, pv, load, night);
+    toggleClass(pic.svg, "offline", conn !== "up");
+    const sentence = conn !== "up" ? t("flow.headline.offline") : say(story.headline);
     setText(headline, sentence);
-    setText(desc, `${sentence} ${t("flow.node.pv")}: ${power(pv ?? 0)}. ${t("flow.node.house")}: ${power(load ?? 0)}.`);
-    picture.setAttribute("aria-label", sentence);
+    setText(pic.desc, `${sentence} ${t("flow.node.pv")}: ${power(story.pv.shownW ?? 0)}. ${t("flow.node.house")}: ${power(story.house.shownW ?? 0)}.`);
+    pic.svg.setAttribute("aria-label", sentence);
   };
 
-  return { el, update };
-}
-
-function headlineText(f: Flows, pv: number | null, load: number | null, night: boolean): string {
-  if (pv === null || load === null) return t("flow.headline.waiting");
-  if (night) return f.batteryToHouse > f.gridToHouse ? t("flow.headline.nightBattery") : t("flow.headline.night");
-  if (f.pvToGrid + f.pvToBattery > 0 && f.gridToHouse === 0) return t("flow.headline.surplus");
-  if (f.pvToHouse > 0 && f.gridToHouse === 0 && f.batteryToHouse === 0) return t("flow.headline.allSun");
-  if (f.pvToHouse > 0) return t("flow.headline.helping");
-  return t("flow.headline.grid");
+  return {
+    el,
+    update,
+    setCompact(on: boolean) {
+      if (on === compact) return;
+      compact = on;
+      applyCompact();
+    },
+  };
 }

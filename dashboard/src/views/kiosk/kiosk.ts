@@ -2,7 +2,8 @@
  * The pupils' kiosk (`#/`, no login): big, Dutch first, readable from across the room. Views
  * rotate for a TV (the energy flow, the house inside, today), and rotation pauses while an
  * interlock is being explained. `#/?view=flow|house|today` pins one view, `?rotate=30` sets the
- * seconds per view (`off`: no rotation), `&lang=en` picks English.
+ * seconds per view (`off`: no rotation), `&lang=en` picks English, `&idle=60` the seconds without
+ * input after which a visitor's language choice is undone. Rotation pauses while anything is tripped.
  */
 import type { AppContext, Unmount } from "../../core/app.ts";
 import { badge } from "../../components/badge.ts";
@@ -10,13 +11,16 @@ import { icon } from "../../components/icons.ts";
 import { connectionBadge, langButton } from "../../components/shell.ts";
 import { h, setText, syncList } from "../../core/dom.ts";
 import { clock } from "../../core/format.ts";
-import { t, type StringKey } from "../../i18n/index.ts";
+import { lang, setLang, t, type StringKey } from "../../i18n/index.ts";
 import { energyFlowView } from "./energy-flow.ts";
 import { houseView } from "./house.ts";
 import { todayView } from "./today.ts";
+import { shownNow } from "./sim-time.ts";
 import { whyPanel } from "./why.ts";
 
 const ROTATE_MS = 20_000;
+/** A kiosk left alone this long goes home: its own language (Dutch, or the URL's `lang`) and the rotation. */
+export const IDLE_HOME_MS = 60_000;
 const MIN_ROTATE_MS = 2000;
 const VIEWS = ["flow", "house", "today"] as const;
 type KioskViewName = (typeof VIEWS)[number];
@@ -60,6 +64,16 @@ export function kioskView(root: HTMLElement, ctx: AppContext): Unmount {
   root.className = "kiosk";
   root.replaceChildren(header, stage, footer);
 
+  // A visitor's language stays while they use the kiosk; after an idle minute it is the kiosk's own again.
+  const homeLang = route.query.get("lang") === "en" ? "en" : "nl";
+  const idleMs = Number(route.query.get("idle")) > 0 ? Number(route.query.get("idle")) * 1000 : IDLE_HOME_MS;
+  let lastInput = Date.now();
+  const touched = () => {
+    lastInput = Date.now();
+  };
+  const inputs = ["pointerdown", "keydown", "touchstart", "wheel"] as const;
+  for (const ev of inputs) window.addEventListener(ev, touched, { passive: true });
+
   let current: KioskViewName = pinned ?? "flow";
   let lastSwitch = Date.now();
   let explaining = false;
@@ -79,9 +93,10 @@ export function kioskView(root: HTMLElement, ctx: AppContext): Unmount {
   const update = () => {
     conn.update();
     setText(site, live.snapshot?.siteName ?? "");
-    setText(time, clock(live.now()));
+    setText(time, clock(shownNow(live.simClock(), live.now())));
     explaining = why.update();
     root.dataset.explaining = String(explaining);
+    flow.setCompact(explaining);
     views[current].update();
     syncList(
       dots,
@@ -94,7 +109,12 @@ export function kioskView(root: HTMLElement, ctx: AppContext): Unmount {
   };
 
   const tick = () => {
-    setText(time, clock(live.now()));
+    setText(time, clock(shownNow(live.simClock(), live.now())));
+    if (Date.now() - lastInput >= idleMs && lang() !== homeLang) {
+      lastInput = Date.now();
+      setLang(homeLang); // remounts the kiosk: rotation from the start, the "why?" panel as the live data says
+      return;
+    }
     if (!rotate || explaining) {
       // Start the next view's full time after the explanation is gone.
       if (explaining) lastSwitch = Date.now();
@@ -109,6 +129,7 @@ export function kioskView(root: HTMLElement, ctx: AppContext): Unmount {
   return () => {
     unsubscribe();
     window.clearInterval(timer);
+    for (const ev of inputs) window.removeEventListener(ev, touched);
     views[current].hide?.();
     today.destroy();
   };

@@ -8,7 +8,7 @@ import { icon } from "../../components/icons.ts";
 import { apiDownload, apiGet, query } from "../../core/api.ts";
 import type { AppContext } from "../../core/app.ts";
 import { h, setText } from "../../core/dom.ts";
-import { dateTime } from "../../core/format.ts";
+import { auditKind, dateTime, detailValue, type AuditKind } from "../../core/format.ts";
 import { token } from "../../core/session.ts";
 import { lang, t } from "../../i18n/index.ts";
 import type { AuditRecord } from "../../../../hub/src/core/audit.ts";
@@ -28,11 +28,19 @@ function fromLocalInput(v: string): number | null {
   return Number.isFinite(ms) ? ms : null;
 }
 
+const KIND_ICON = { ok: "check", refused: "warning", failed: "warning", trip: "stop", cleared: "clock", event: "list" } as const;
+
+/** A command's result, or what the hub recorded happening (a trip is not a command that went well). */
+export function kindChip(kind: AuditKind): HTMLElement {
+  const word = kind === "ok" || kind === "refused" || kind === "failed" ? t(`audit.result.${kind}`) : t(`audit.kind.${kind}`);
+  return h("span", { class: `chip result-${kind}`, "data-kind": kind }, icon(KIND_ICON[kind]), word);
+}
+
 function detailsText(r: AuditRecord): string {
   const d = r.details ?? {};
   const params = typeof d.params === "object" && d.params !== null ? (d.params as Record<string, unknown>) : null;
   const parts: string[] = [];
-  const fmt = (k: string, v: unknown) => (k === "comment" && typeof v === "string" ? `“${v}”` : `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`);
+  const fmt = (k: string, v: unknown) => (k === "comment" && typeof v === "string" ? `“${v}”` : `${k}=${detailValue(k, v)}`);
   if (params) for (const [k, v] of Object.entries(params)) parts.push(fmt(k, v));
   for (const [k, v] of Object.entries(d)) if (k !== "params" && k !== "reasonNl") parts.push(fmt(k, v));
   return parts.join(", ");
@@ -92,14 +100,15 @@ export function auditTab(ctx: AppContext): Tab {
 
   const row = (r: AuditRecord) => {
     const reasonNl = r.details && typeof r.details.reasonNl === "string" ? r.details.reasonNl : null;
+    const kind = auditKind(r);
     return h(
       "tr",
-      { "data-seq": r.seq, "data-action": r.action, "data-result": r.result },
+      { "data-seq": r.seq, "data-action": r.action, "data-result": r.result, "data-kind": kind },
       h("td", { class: "mono" }, dateTime(r.at)),
       h("td", null, r.actor.name, h("span", { class: "muted small" }, ` (${r.actor.role})`)),
       h("td", null, h("code", null, r.action)),
       h("td", null, h("code", null, r.target)),
-      h("td", null, h("span", { class: `chip result-${r.result}` }, icon(r.result === "ok" ? "check" : "warning"), t(`audit.result.${r.result}`))),
+      h("td", null, kindChip(kind)),
       h("td", null, lang() === "nl" && reasonNl ? reasonNl : (r.reason ?? "")),
       h("td", { class: "details" }, detailsText(r)),
     );

@@ -1,7 +1,9 @@
 /**
  * Builds the Firmata robot-arm stations a config declares. Wiring only.
  */
+import { deviceLabel } from "../../config/names.ts";
 import type { HubConfig } from "../../config/schema.ts";
+import { text } from "../../core/texts/texts.ts";
 import { HubError } from "../../core/errors.ts";
 import { RobotStation } from "../../core/robots/station.ts";
 import type { RobotWiring } from "../opcua-robot/index.ts";
@@ -22,10 +24,11 @@ export function buildFirmataRobots(config: Readonly<HubConfig>, w: Omit<RobotWir
         {
           id: r.id,
           name: r.name,
+          label: deviceLabel(r),
           simulated: r.simulated,
           catalogue: Object.keys(r.programs),
           axes: r.servos.length,
-          note: { nl: "servo-arm op StandardFirmata: geen hartslag, de hub stuurt elke stap", en: "servo arm on StandardFirmata: no heartbeat, the hub drives every step" },
+          note: text("robot.firmataNote"),
         },
         driver,
         { clock: w.clock, pipeline: w.pipeline, changed: () => w.changed(r.id), permissives: () => w.permissives(r.id), trip: w.trip },

@@ -2,6 +2,7 @@
  * Builds the OPC UA robot stations a config declares. Wiring only.
  */
 import path from "node:path";
+import { deviceLabel } from "../../config/names.ts";
 import type { HubConfig } from "../../config/schema.ts";
 import type { Clock } from "../../core/clock.ts";
 import { HubError } from "../../core/errors.ts";
@@ -41,7 +42,7 @@ export function buildOpcuaRobots(config: Readonly<HubConfig>, w: RobotWiring): R
         },
         { clock: w.clock, logger: w.logger.child({ robot: r.id }) },
       );
-      return new RobotStation({ id: r.id, name: r.name, simulated: r.simulated, catalogue: r.programs, axes: r.axes }, driver, {
+      return new RobotStation({ id: r.id, name: r.name, label: deviceLabel(r), simulated: r.simulated, catalogue: r.programs, axes: r.axes }, driver, {
         clock: w.clock,
         pipeline: w.pipeline,
         changed: () => w.changed(r.id),

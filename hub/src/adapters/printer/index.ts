@@ -3,6 +3,7 @@
  * interlocks every printer gets. Wiring only.
  */
 import path from "node:path";
+import { deviceLabel } from "../../config/names.ts";
 import type { HubConfig } from "../../config/schema.ts";
 import type { Clock } from "../../core/clock.ts";
 import { HubError } from "../../core/errors.ts";
@@ -40,7 +41,7 @@ export function printerConfigs(config: Readonly<HubConfig>): PrinterDeviceConfig
 
 /** The interlocks every printer of the config gets (pure: the engine is built from these before any printer). */
 export function printerRulesOf(config: Readonly<HubConfig>): EngineRule[] {
-  return printerConfigs(config).flatMap((p) => printerRules({ id: p.id, name: p.name, door: p.door, resetRoles: p.resetRoles }));
+  return printerConfigs(config).flatMap((p) => printerRules({ id: p.id, name: p.name, label: deviceLabel(p), door: p.door, resetRoles: p.resetRoles }));
 }
 
 export function buildPrinters(config: Readonly<HubConfig>, w: PrinterWiring): Printers {
@@ -56,7 +57,7 @@ export function buildPrinters(config: Readonly<HubConfig>, w: PrinterWiring): Pr
     const catalogueDir = path.resolve(p.catalogue);
     catalogues.set(p.id, catalogueDir);
     stations.push(
-      new PrinterStation({ id: p.id, name: p.name, simulated: p.simulated, catalogueDir, idleHeaterTimeoutS: p.idleHeaterTimeoutS }, driver, {
+      new PrinterStation({ id: p.id, name: p.name, label: deviceLabel(p), simulated: p.simulated, catalogueDir, idleHeaterTimeoutS: p.idleHeaterTimeoutS }, driver, {
         clock: w.clock,
         logger,
         pipeline: w.pipeline,

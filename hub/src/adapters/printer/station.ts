@@ -13,6 +13,7 @@ import type { Logger } from "../../core/logger.ts";
 import { BED_LIMITS, HOTEND_LIMITS, HeaterWatch, type ThermalVerdict } from "../../core/printers/thermal-watchdog.ts";
 import type { Station, StationAction, StationView } from "../../core/stations/stations.ts";
 import type { TelemetryPipeline } from "../../core/telemetry/pipeline.ts";
+import { bilingualName, sentences, text, withDetail } from "../../core/texts/texts.ts";
 import type { Actor, DeviceId, Text } from "../../core/types.ts";
 import type { HaltKind, TemperatureReport } from "./gcode.ts";
 import { type JobProgress, PrintJob, analyseGcode } from "./job.ts";
@@ -21,6 +22,8 @@ import type { MarlinDriver } from "./marlin-driver.ts";
 export interface PrinterConfig {
   id: string;
   name: string;
+  /** Its name in both languages; without it, `name` in both. */
+  label?: Text;
   simulated: boolean;
   /** Folder of approved `.gcode` demo models. */
   catalogueDir: string;
@@ -45,17 +48,20 @@ export interface PrinterPorts {
 }
 
 const HALT_TEXT: Record<HaltKind, Text> = {
-  "thermal-runaway": { nl: "thermische runaway", en: "thermal runaway" },
-  "heating-failed": { nl: "verwarmen mislukt", en: "heating failed" },
-  mintemp: { nl: "temperatuursensor open (MINTEMP)", en: "temperature sensor open (MINTEMP)" },
-  maxtemp: { nl: "temperatuursensor kortgesloten of te heet (MAXTEMP)", en: "temperature sensor shorted or too hot (MAXTEMP)" },
-  killed: { nl: "firmware gestopt (kill)", en: "firmware stopped (kill)" },
-  fatal: { nl: "fatale firmwarefout", en: "fatal firmware error" },
+  "thermal-runaway": text("printer.halt.thermalRunaway"),
+  "heating-failed": text("printer.halt.heatingFailed"),
+  mintemp: text("printer.halt.mintemp"),
+  maxtemp: text("printer.halt.maxtemp"),
+  killed: text("printer.halt.killed"),
+  fatal: text("printer.halt.fatal"),
 };
 
 export class PrinterStation implements Station {
   readonly kind = "printer" as const;
+  readonly label: Text;
   private job: PrintJob | null = null;
+  /** How the last job ended, in plain words, when the station ended it (the e-stop, a halt); else from the job's state. */
+  private jobEnd: Text | null = null;
   private jobActor = "";
   private temps: TemperatureReport | null = null;
   private seq = 0;
@@ -68,6 +74,8 @@ export class PrinterStation implements Station {
   private fault: Text | null = null;
   /** M115 has answered since the last (re)connect: what the firmware can do is known. */
   private identified = false;
+  /** The firmware name in the registry's meta; described again if the driver learns another (the device list and the station say the same). */
+  private describedFirmware: string | null = null;
   private lastMessage: string | null = null;
 
   constructor(
@@ -75,6 +83,7 @@ export class PrinterStation implements Station {
     private readonly driver: MarlinDriver,
     private readonly ports: PrinterPorts,
   ) {
+    this.label = config.label ?? bilingualName(config.name);
     driver.on("state", (state, reason) => this.onDriverState(state, reason));
     driver.on("temperature", (report) => this.onTemperature(report));
     driver.on("firmware", () => {
@@ -116,23 +125,17 @@ export class PrinterStation implements Station {
     }
   }
 
+  /** One plain sentence each; the driver's state and the firmware's own words are in `details`. */
   refusals(): Text[] {
     const r: Text[] = [];
-    const name = this.config.name;
-    if (this.fault !== null) r.push({ nl: `${this.fault.nl}; wacht op een reset`, en: `${this.fault.en}; waiting for a reset` });
-    else if (this.driver.state === "halted") {
-      const why = this.lastFault ?? { nl: `${name} is gestopt`, en: `${name} is halted` };
-      r.push({ nl: `${why.nl}; wacht op een reset`, en: `${why.en}; waiting for a reset` });
-    }
-    if (this.driver.state !== "halted" && (this.driver.state !== "operational" || !this.identified)) {
-      r.push({ nl: `${name} is nog niet klaar (${this.driver.state})`, en: `${name} is not ready yet (${this.driver.state})` });
-    }
-    if (this.job !== null && !["done", "cancelled", "failed"].includes(this.job.state)) r.push({ nl: `${name} print al ${this.job.name}`, en: `${name} is already printing ${this.job.name}` });
+    const printer = this.label;
+    if (this.fault !== null) r.push(text("station.waitingForReset", { reason: this.fault }));
+    else if (this.driver.state === "halted") r.push(text("station.waitingForReset", { reason: this.lastFault ?? text("printer.halted", { printer }) }));
+    if (this.driver.state !== "halted" && (this.driver.state !== "operational" || !this.identified)) r.push(text("printer.notReady", { printer }));
+    if (this.job !== null && !["done", "cancelled", "failed"].includes(this.job.state)) r.push(text("printer.busy", { printer, job: this.job.name }));
     // OctoPrint-FirmwareCheck: firmware without thermal protection is a fire risk; do not heat it.
     const thermal = this.driver.capability("THERMAL_PROTECTION");
-    if (thermal === false || (this.identified && thermal !== true)) {
-      r.push({ nl: `${name} meldt geen thermische beveiliging (M115): verwarmen geweigerd`, en: `${name} reports no thermal protection (M115): heating refused` });
-    }
+    if (thermal === false || (this.identified && thermal !== true)) r.push(text("printer.noThermalProtection", { printer }));
     return r;
   }
 
@@ -148,11 +151,12 @@ export class PrinterStation implements Station {
   start(program: string, actor: Actor): Promise<void> {
     const refusals = this.refusals();
     if (refusals.length > 0) {
-      throw HubError.because("DEVICE_REFUSED", { nl: refusals.map((r) => r.nl).join("; "), en: refusals.map((r) => r.en).join("; ") });
+      throw HubError.because("DEVICE_REFUSED", text("station.mayNotStart", { station: this.label, reasons: sentences(refusals) }));
     }
     const analysis = analyseGcode(readFileSync(path.join(this.config.catalogueDir, `${program}.gcode`), "utf8"));
     const job = new PrintJob(program, analysis, this.driver, this.ports.clock);
     this.job = job;
+    this.jobEnd = null;
     this.jobActor = actor.name;
     this.idleSince = null;
     job.whenEnded((p) => {
@@ -166,8 +170,13 @@ export class PrinterStation implements Station {
   async act(action: StationAction, reason: string, _actor: Actor): Promise<void> {
     switch (action) {
       case "estop":
+        if (this.running()) this.jobEnd = text("printer.job.estop");
         this.job?.abort(`emergency stop: ${reason}`);
-        if (this.driver.state === "operational" || this.driver.state === "connecting") await this.driver.emergencyStop(reason);
+        if (this.driver.state === "operational" || this.driver.state === "connecting") {
+          // The reason it halts, unless its own firmware or the thermal watchdog gave one first (their rules stop it this way too).
+          this.lastFault ??= text("printer.stoppedByEstop", { printer: this.label });
+          await this.driver.emergencyStop(reason);
+        }
         return;
       case "pause":
         // Pausing nothing is fine (a door opened while idle).
@@ -197,12 +206,16 @@ export class PrinterStation implements Station {
     const running = p !== null && ["running", "pausing", "resuming"].includes(p.state);
     const paused = p?.state === "paused";
     const d = this.driver.state;
+    const halted = d === "halted";
+    // A halted printer heats nothing: its last targets are not shown as if they still held.
+    const heater = (h: TemperatureReport["hotend"] | undefined) => (h === null || h === undefined ? null : halted ? { ...h, target: null } : h);
     const state: StationView["state"] =
       d === "disconnected" ? "offline" : d === "connecting" || (d === "operational" && !this.identified) ? "connecting" : d === "halted" || this.fault !== null ? "faulted" : running ? "running" : paused ? "paused" : p?.state === "cancelling" ? "stopping" : "idle";
     return {
       id: this.config.id,
       kind: "printer",
       name: this.config.name,
+      label: this.label,
       simulated: this.config.simulated,
       state,
       stateReason: this.reason(state, p),
@@ -210,8 +223,9 @@ export class PrinterStation implements Station {
       progress: p === null ? null : { pct: p.progressPct, elapsedS: p.elapsedS, timeLeftS: p.timeLeftS, layer: p.layer, layers: p.layers },
       catalogue: this.catalogue(),
       details: {
-        hotend: this.temps?.hotend ?? null,
-        bed: this.temps?.bed ?? null,
+        hotend: heater(this.temps?.hotend),
+        bed: heater(this.temps?.bed),
+        driverState: d,
         firmware: this.driver.firmware.FIRMWARE_NAME ?? null,
         thermalProtection: this.driver.capability("THERMAL_PROTECTION") ?? null,
         link: { ...this.driver.stats, resendRatio: this.driver.stats.linesSent > 0 ? this.driver.stats.resends / this.driver.stats.linesSent : 0 },
@@ -221,34 +235,44 @@ export class PrinterStation implements Station {
     };
   }
 
+  /** In plain words; the job's raw end reason is in `details.lastJob`, the firmware's last error in `details.lastError`. */
   private reason(state: StationView["state"], p: JobProgress | null): Text {
+    const printer = this.label;
     switch (state) {
       case "offline":
-        return { nl: "geen verbinding met de printer", en: "no connection to the printer" };
+        return text("printer.state.offline");
       case "connecting":
-        return { nl: "verbinden met de printer", en: "connecting to the printer" };
+        return text("printer.state.connecting");
       case "faulted":
-        return this.fault ?? this.lastFault ?? { nl: "printer gestopt", en: "printer halted" };
+        return this.fault ?? this.lastFault ?? text("printer.halted", { printer });
       case "running":
-        return { nl: `print ${p?.name ?? ""}`, en: `printing ${p?.name ?? ""}` };
+        return text("printer.state.printing", { job: p?.name ?? "" });
       case "paused":
-        return { nl: `${p?.name ?? ""} gepauzeerd`, en: `${p?.name ?? ""} paused` };
+        return text("printer.state.paused", { job: p?.name ?? "" });
       case "stopping":
-        return { nl: "stoppen", en: "stopping" };
-      default:
-        return p?.reason !== null && p?.reason !== undefined ? { nl: `klaar; laatste taak: ${p.reason}`, en: `idle; last job: ${p.reason}` } : { nl: "klaar voor een demo", en: "ready for a demo" };
+        return text("printer.state.stopping");
+      default: {
+        if (p === null || !["done", "cancelled", "failed"].includes(p.state)) return text("printer.state.ready");
+        const result = this.jobEnd ?? text(p.state === "done" ? "printer.job.done" : p.state === "cancelled" ? "printer.job.cancelled" : "printer.job.failed");
+        return text("printer.state.readyAfter", { result });
+      }
     }
+  }
+
+  private running(): boolean {
+    return this.job !== null && ["running", "paused", "pausing", "resuming", "cancelling"].includes(this.job.state);
   }
 
   private onDriverState(state: string, reason: string): void {
     const id = this.config.id;
     if (state === "connecting" || state === "disconnected") this.identified = false;
     if (state === "disconnected") {
-      const printing = this.job !== null && ["running", "paused", "pausing", "resuming", "cancelling"].includes(this.job.state);
+      const printing = this.running();
+      if (printing) this.jobEnd = text("printer.job.printerLost");
       this.job?.abort(`the printer went away (${reason}): the job is stopped`);
       if (printing && this.fault === null) {
-        this.fault = { nl: `${this.config.name} was niet meer bereikbaar tijdens een print (${reason})`, en: `${this.config.name} went away during a print (${reason})` };
-        this.ports.fault("lost", this.fault);
+        this.fault = text("printer.lostDuringPrint", { printer: this.label });
+        this.ports.fault("lost", withDetail(this.fault, reason));
       }
       this.ports.pipeline.ingestRaw(id, "status", "offline");
     } else if (state === "operational") {
@@ -266,7 +290,7 @@ export class PrinterStation implements Station {
     const meta: MetaMessage = {
       contract: "1.0",
       model: (info.MACHINE_TYPE ?? "Marlin printer").slice(0, 64),
-      firmware: (info.FIRMWARE_NAME ?? "unknown").slice(0, 32),
+      firmware: this.firmwareName(),
       boot: this.driver.stats.connects,
       simulated: this.config.simulated,
       channels: {
@@ -279,6 +303,7 @@ export class PrinterStation implements Station {
       actuators: {},
     };
     this.ports.pipeline.describe(this.config.id as DeviceId, meta);
+    this.describedFirmware = meta.firmware;
     this.health();
     this.ports.changed();
   }
@@ -300,23 +325,32 @@ export class PrinterStation implements Station {
   }
 
   private onHalt(kind: HaltKind, message: string): void {
+    if (this.running()) this.jobEnd = text("printer.job.printerHalted");
     this.job?.abort(`the printer halted: ${message}`);
     const what = HALT_TEXT[kind];
-    this.lastFault = { nl: `${this.config.name} gestopt door de firmware: ${what.nl}`, en: `${this.config.name} halted by its firmware: ${what.en}` };
+    this.lastFault = text("printer.haltedByFirmware", { printer: this.label, what });
     this.health();
-    this.ports.fault("firmware", { nl: `${what.nl} (${message})`, en: `${what.en} (${message})` });
+    // The firmware's own message ("Printer halted. kill() called!") is for the technician: the trip's cause.
+    this.ports.fault("firmware", withDetail(what, message));
     this.ports.changed();
   }
 
   private thermalTrip(v: ThermalVerdict): void {
-    this.lastFault = { nl: `hub-thermobewaking: ${v.reason.nl}`, en: `hub thermal watchdog: ${v.reason.en}` };
+    if (this.running()) this.jobEnd = text("printer.job.printerHalted");
+    this.lastFault = text("printer.haltedByWatchdog", { printer: this.label, what: v.reason });
     this.job?.abort(`hub thermal watchdog: ${v.reason.en}`);
     this.driver.emergencyStop(`hub thermal watchdog: ${v.reason.en}`).catch((error: unknown) => this.ports.logger.error({ err: error }, "M112 failed"));
     this.ports.fault("thermal", v.reason);
   }
 
+  /** As M115 named it (FIRMWARE_NAME), for the registry's meta: the same words as the station's details. */
+  private firmwareName(): string {
+    return (this.driver.firmware.FIRMWARE_NAME ?? "unknown").slice(0, 32);
+  }
+
   private tick(): void {
     const now = this.ports.clock.now();
+    if (this.identified && this.describedFirmware !== this.firmwareName()) this.describe();
     for (const w of [this.hotend, this.bed]) {
       const v = this.driver.state === "operational" ? w.check(now) : null;
       if (v !== null) this.thermalTrip(v);

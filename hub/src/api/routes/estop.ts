@@ -10,6 +10,7 @@ import type { AuditLog } from "../../core/audit.ts";
 import type { Clock } from "../../core/clock.ts";
 import { HubError, errorReply } from "../../core/errors.ts";
 import type { InterlockService } from "../../core/interlock/service.ts";
+import { text } from "../../core/texts/texts.ts";
 import type { Actor, Text } from "../../core/types.ts";
 import { type EstopTerminals, TERMINAL_HEADER, isLoopback } from "../estop-terminals.ts";
 import { type ActorOf, requireRole } from "../guard.ts";
@@ -49,20 +50,17 @@ export function registerEstopRoutes(app: FastifyInstance, deps: EstopRouteDeps):
       } else if (terminal !== null) {
         actor = { name: `terminal ${terminal.name}`, role: "device" };
         via = "terminal";
-        who = { nl: `noodstopscherm ${terminal.name}`, en: `e-stop screen ${terminal.name}` };
+        who = text("estop.whoTerminal", { terminal: terminal.name });
       } else if (deps.fromHubMachine && isLoopback(request.socket.remoteAddress)) {
         actor = { name: "screen on the hub's own machine", role: "device" };
         via = "hub machine";
-        who = { nl: "het scherm op de computer van de hub", en: "the screen on the hub's own computer" };
+        who = text("estop.whoHubMachine");
       } else {
         deps.refusals.note(request.ip, "estop (unregistered screen)", {});
         return sendReply(
           reply,
           errorReply(
-            HubError.because("FORBIDDEN", {
-              nl: "dit scherm is niet geregistreerd voor de noodstop zonder inloggen: gebruik de rode noodknop, of log in",
-              en: "this screen is not registered for the emergency stop without a login: use the red physical button, or log in",
-            }),
+            HubError.because("FORBIDDEN", text("estop.unregistered")),
           ),
         );
       }

@@ -8,6 +8,7 @@
  */
 import { HubError } from "../errors.ts";
 import type { Registry } from "../registry/registry.ts";
+import { text, verbatim } from "../texts/texts.ts";
 import type { DeviceId, Text } from "../types.ts";
 import type { ActuatorKeeper, Permits } from "./keeper.ts";
 
@@ -66,7 +67,7 @@ export class Installation {
         this.ctx.keeper.hold(c.deviceId, c.actuator, c.value);
         result.restored.push(c);
       } catch (error) {
-        const reason = error instanceof HubError && error.reason !== undefined ? error.reason : { nl: String(error instanceof Error ? error.message : error), en: String(error instanceof Error ? error.message : error) };
+        const reason = error instanceof HubError && error.reason !== undefined ? error.reason : verbatim(String(error instanceof Error ? error.message : error));
         result.refused.push({ ...c, reason });
       }
     }
@@ -75,8 +76,9 @@ export class Installation {
 
   private blocker(c: ConfiguredHold): Text | null {
     const view = this.ctx.registry.view(c.deviceId);
-    if (view === undefined || view.state === "offline" || view.state === "unknown") return { nl: `${c.deviceId} is niet bereikbaar`, en: `${c.deviceId} cannot be reached` };
-    if (view.actuators[c.actuator] === undefined) return { nl: `${c.deviceId} heeft ${c.actuator} (nog) niet gemeld`, en: `${c.deviceId} has not declared ${c.actuator} (yet)` };
+    const device = this.ctx.registry.label(c.deviceId);
+    if (view === undefined || view.state === "offline" || view.state === "unknown") return text("actuator.unreachable", { device });
+    if (view.actuators[c.actuator] === undefined) return text("actuator.notDeclared", { device, actuator: this.ctx.registry.partLabel(c.deviceId, c.actuator) });
     const verdict = this.ctx.permits.check(c.deviceId, c.actuator, c.value);
     return verdict.allowed ? null : verdict.reason;
   }

@@ -46,11 +46,11 @@ describe("ActuatorKeeper", () => {
 
   type Refusal = [name: string, arrange: (site: Site) => Promise<void>, reason: RegExp, latched: boolean];
   const refusals: Refusal[] = [
-    ["its rules wait for fresh inputs", (s) => Promise.resolve(s.reboot("water")), /rule leak is waiting for fresh readings \(reading water\.leak is missing\)/, false],
-    ["its rule tripped", (s) => Promise.resolve(s.tele("water", { leak: 1 })), /water\.pumpEnable may not start: reason leak \(water\.leak = 1\)/, true],
-    ["its rule cleared but not reset", async (s) => (s.tele("water", { leak: 1 }), s.tele("water", { leak: 0 }), await s.calmFor(5000)), /rule leak has not been reset yet/, true],
-    ["a non-latching rule tripped", (s) => Promise.resolve(s.tele("water", { tempC: 1 })), /reason cold \(water\.tempC 1 < 5\)/, true],
-    ["the emergency stop", (s) => Promise.resolve(void s.service.emergencyStop(juf)), /Emergency stop: everything is stopped safely \(emergency stop by juf\)/, true],
+    ["its rules wait for fresh inputs", (s) => Promise.resolve(s.reboot("water")), /rule leak: the hub is still waiting for fresh readings\./, false],
+    ["its rule tripped", (s) => Promise.resolve(s.tele("water", { leak: 1 })), /^Reason leak\.$/, true],
+    ["its rule cleared but not reset", async (s) => (s.tele("water", { leak: 1 }), s.tele("water", { leak: 0 }), await s.calmFor(5000)), /^rule leak has not been reset yet\.$/, true],
+    ["a non-latching rule tripped", (s) => Promise.resolve(s.tele("water", { tempC: 1 })), /^Reason cold\.$/, true],
+    ["the emergency stop", (s) => Promise.resolve(void s.service.emergencyStop(juf)), /^The emergency stop is active\.$/, true],
   ];
 
   it.each(refusals)("refuses a start while %s, with the permit's reason, and sends nothing", async (name, arrange, reason, latched) => {
@@ -65,6 +65,9 @@ describe("ActuatorKeeper", () => {
     if (permit.allowed) throw new Error("expected a refusal");
     expect(permit.latched).toBe(latched);
     expect(permit.reason.en).toMatch(reason);
+    // One sentence per rule for staff, `reason` their join; no ids or raw values (those are in the interlock's cause).
+    expect(permit.reason.en).toBe(permit.reasons.map((r) => r.en).join(" "));
+    expect(permit.reason.en).not.toMatch(/pumpEnable|water\.|=|</);
     const sent = site.commands.asked.filter((c) => c.value !== 0).length;
     const error = thrown(() => site.keeper.hold(WATER, "pumpEnable", 1));
     expect(error).toBeInstanceOf(HubError);

@@ -20,7 +20,11 @@ import type { CommandService } from "./commands.ts";
 const REFRESH_FRACTION = 3;
 const TICK_MS = 250;
 
-export type PermitResult = { allowed: true } | { allowed: false; reason: Reason; /** a latched trip or the e-stop, not just "waiting for inputs" */ latched: boolean };
+/**
+ * Whether a start is permitted. If not: `reasons`, one sentence per interlock in the way, for staff
+ * (no ids, no raw values), and `reason`, those sentences one after another.
+ */
+export type PermitResult = { allowed: true } | { allowed: false; reason: Reason; reasons: Reason[]; /** a latched trip or the e-stop, not just "waiting for inputs" */ latched: boolean };
 
 export interface Permits {
   check(deviceId: DeviceId, actuator: string, value: number): PermitResult;

@@ -4,6 +4,7 @@
  * value has not changed) and rate of change (recent samples). Pure; time comes in as `now`.
  */
 import type { Condition } from "../../config/interlocks.ts";
+import { list, text, verbatim } from "../texts/texts.ts";
 import type { Text } from "../types.ts";
 import type { InputReading } from "./inputs.ts";
 
@@ -70,7 +71,7 @@ export class ConditionEvaluator {
       }
       case "tripped": {
         const t = isTripped(c.interlock);
-        return { value: t, detail: t ? { nl: `vergrendeling ${c.interlock} actief`, en: `interlock ${c.interlock} active` } : null };
+        return { value: t, detail: t ? text("condition.tripped", { interlock: c.interlock }) : null };
       }
       default:
         break;
@@ -84,12 +85,12 @@ export class ConditionEvaluator {
       case "above": {
         m.active = m.active ? v > c.value - c.hysteresis : v > c.value;
         // Inside the hysteresis band it still holds: say so, with the value it must fall below.
-        if (m.active && v <= c.value) return { value: true, detail: { nl: `${c.input} ${fmt(v)}, nog niet onder ${fmt(c.value - c.hysteresis)}`, en: `${c.input} ${fmt(v)}, not yet below ${fmt(c.value - c.hysteresis)}` } };
+        if (m.active && v <= c.value) return { value: true, detail: text("condition.notYetBelow", { input: c.input, value: fmt(v), limit: fmt(c.value - c.hysteresis) }) };
         return { value: m.active, detail: m.active ? same(`${c.input} ${fmt(v)} > ${fmt(c.value)}`) : null };
       }
       case "below": {
         m.active = m.active ? v < c.value + c.hysteresis : v < c.value;
-        if (m.active && v >= c.value) return { value: true, detail: { nl: `${c.input} ${fmt(v)}, nog niet boven ${fmt(c.value + c.hysteresis)}`, en: `${c.input} ${fmt(v)}, not yet above ${fmt(c.value + c.hysteresis)}` } };
+        if (m.active && v >= c.value) return { value: true, detail: text("condition.notYetAbove", { input: c.input, value: fmt(v), limit: fmt(c.value + c.hysteresis) }) };
         return { value: m.active, detail: m.active ? same(`${c.input} ${fmt(v)} < ${fmt(c.value)}`) : null };
       }
       case "equals": {
@@ -105,7 +106,7 @@ export class ConditionEvaluator {
         const stuck = forMs >= c.forS * 1000;
         return {
           value: stuck,
-          detail: stuck ? { nl: `${c.input} staat al ${Math.round(forMs / 1000)} s vast op ${fmt(v)}`, en: `${c.input} stuck at ${fmt(v)} for ${Math.round(forMs / 1000)} s` } : null,
+          detail: stuck ? text("condition.stuck", { input: c.input, value: fmt(v), seconds: Math.round(forMs / 1000) }) : null,
         };
       }
       case "rate": {
@@ -128,12 +129,12 @@ export class ConditionEvaluator {
   }
 }
 
-function same(s: string): Text {
-  return { nl: s, en: s };
-}
+/** A reading and its limit read the same in both languages: "climate.co2Ppm 1612 > 1500". */
+const same = verbatim;
 
+/** "a en b" / "a and b": every part of an `all` that holds. */
 function join(details: Array<Text | null>): Text | null {
   const present = details.filter((d): d is Text => d !== null);
   if (present.length === 0) return null;
-  return { nl: present.map((d) => d.nl).join(" en "), en: present.map((d) => d.en).join(" and ") };
+  return list(present);
 }

@@ -42,11 +42,11 @@ describe("interlock engine", () => {
     e.evaluate(T0, w.read);
     w.set("water.leak", 1, T0 + 1000);
     expect(e.evaluate(T0 + 1000, w.read)).toMatchObject([{ to: "tripped", cause: { kind: "condition", detail: { en: "water.leak = 1" } } }]);
-    expect(e.reset("water-leak", tech, T0 + 1500)).toMatchObject({ code: "INTERLOCK_TRIPPED", why: { en: /cause is still active/ } });
+    expect(e.reset("water-leak", tech, T0 + 1500)).toMatchObject({ code: "INTERLOCK_TRIPPED", why: { en: /cause is still there/ } });
     w.set("water.leak", 0, T0 + 2000);
     expect(e.evaluate(T0 + 2000, w.read)).toMatchObject([{ from: "tripped", to: "cleared" }]);
-    expect(e.reset("water-leak", tech, T0 + 4000)).toMatchObject({ code: "INTERLOCK_TRIPPED", why: { en: "the readings must stay fine for another 3 s" } });
-    expect(e.reset("water-leak", juf, T0 + 8000)).toMatchObject({ code: "FORBIDDEN", why: { nl: /alleen een technicus/ } });
+    expect(e.reset("water-leak", tech, T0 + 4000)).toMatchObject({ code: "INTERLOCK_TRIPPED", why: { en: "The readings must stay fine for another 3 s." } });
+    expect(e.reset("water-leak", juf, T0 + 8000)).toMatchObject({ code: "FORBIDDEN", why: { nl: "Alleen een technicus mag regel resetten.", en: "Only a technician may reset rule." } });
     expect(e.resetBlocker("water-leak", T0 + 8000)).toBeNull();
     expect(e.reset("water-leak", tech, T0 + 8000)).toBeNull();
     expect(e.state("water-leak")?.status).toBe("normal");
@@ -201,7 +201,7 @@ describe("interlock engine", () => {
       expect(at(e, w, 50, 11_000)).toEqual(["cleared"]);
       expect(at(e, w, 66, 20_000)).toEqual([]);
       expect(e.state("hot")).toMatchObject({ status: "cleared", pendingSince: T0 + 20_000 });
-      expect(e.reset("hot", tech, T0 + 20_500)).toMatchObject({ code: "INTERLOCK_TRIPPED", why: { en: "the cause is back (for less than the rule's delay so far)" } });
+      expect(e.reset("hot", tech, T0 + 20_500)).toMatchObject({ code: "INTERLOCK_TRIPPED", why: { en: "The cause is back (for less than the rule's delay so far)." } });
       expect(e.state("hot")?.status).toBe("cleared");
       expect(at(e, w, 66, 30_000)).toEqual(["tripped"]);
     });
@@ -214,7 +214,7 @@ describe("interlock engine", () => {
       at(e, w, 50, 11_000);
       at(e, w, 66, 12_000);
       expect(at(e, w, 50, 12_500)).toEqual([]);
-      expect(e.reset("hot", tech, T0 + 14_000)).toMatchObject({ code: "INTERLOCK_TRIPPED", why: { en: "the readings must stay fine for another 1 s" } });
+      expect(e.reset("hot", tech, T0 + 14_000)).toMatchObject({ code: "INTERLOCK_TRIPPED", why: { en: "The readings must stay fine for another 1 s." } });
       expect(e.reset("hot", tech, T0 + 14_500)).toBeNull();
     });
 
@@ -240,10 +240,10 @@ describe("interlock engine", () => {
     expect(e.evaluate(T0 + 10, w.read)).toMatchObject([{ to: "tripped", cause: { kind: "manual" } }]);
     expect(e.evaluate(T0 + 20, w.read)).toEqual([]);
     expect(e.state("arm-fault")).toMatchObject({ status: "tripped", holding: { kind: "condition", detail: { en: "arm.doorClosed = 0" } } });
-    expect(e.reset("arm-fault", juf, T0 + 20)).toMatchObject({ code: "INTERLOCK_TRIPPED", why: { en: "the cause is still active: arm.doorClosed = 0" } });
+    expect(e.reset("arm-fault", juf, T0 + 20)).toMatchObject({ code: "INTERLOCK_TRIPPED", why: { en: "The cause is still there: arm.doorClosed = 0." } });
     w.set("arm.doorClosed", 1, T0 + 30, "stale");
     e.evaluate(T0 + 30, w.read);
-    expect(e.reset("arm-fault", juf, T0 + 30)).toMatchObject({ why: { en: "the cause is still active: reading arm.doorClosed is stale" } });
+    expect(e.reset("arm-fault", juf, T0 + 30)).toMatchObject({ why: { en: "The cause is still there: reading arm.doorClosed is stale." } });
     w.set("arm.doorClosed", 1, T0 + 40);
     expect(e.evaluate(T0 + 40, w.read)).toMatchObject([{ from: "tripped", to: "cleared" }]);
     w.set("arm.doorClosed", 0, T0 + 50);
@@ -297,7 +297,7 @@ describe("a reset refused inside the hysteresis band", () => {
     v = 61;
     engine.evaluate(1000, read);
     const refusal = engine.reset("hot", { name: "t", role: "technician" }, 1000);
-    expect(refusal?.why.en).toBe("the cause is still active: water.tempC 61, not yet below 60");
+    expect(refusal?.why.en).toBe("The cause is still there: water.tempC 61, not yet below 60.");
     expect(engine.state("hot")?.cause?.detail.en).toBe("water.tempC 70 > 65");
   });
 });

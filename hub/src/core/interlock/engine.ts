@@ -14,6 +14,7 @@
  */
 import { type Condition, type InterlockRule, conditionInputs } from "../../config/interlocks.ts";
 import { HubError } from "../errors.ts";
+import { list, text } from "../texts/texts.ts";
 import type { Actor, Role, Text } from "../types.ts";
 import { ConditionEvaluator } from "./conditions.ts";
 import { type InputView, inputProblem } from "./inputs.ts";
@@ -24,6 +25,10 @@ export interface Cause {
   kind: "condition" | "input" | "manual";
   /** The input behind an input cause. */
   input?: string;
+  /** What was wrong with that input (an input cause): the alarm says so instead of the rule's threshold. */
+  problem?: "missing" | "stale" | "invalid" | "offline";
+  /** When that input's last value arrived (hub time), null if never. */
+  lastAt?: number | null;
   /** What happened, specifically: "water.leak = 1", "device water is offline". */
   detail: Text;
 }
@@ -188,10 +193,10 @@ export class InterlockEngine {
 
   reset(id: string, actor: Actor, now: number): ResetRefusal | null {
     const r = this.rules.get(id);
-    if (r === undefined) return { code: "NOT_FOUND", why: { nl: `geen vergrendeling "${id}"`, en: `no interlock "${id}"` } };
+    if (r === undefined) return { code: "NOT_FOUND", why: text("reset.noSuchRule", { id }) };
     const roles = r.def.reset.roles;
     if (!roles.includes(actor.role as Exclude<Role, "kiosk">)) {
-      return { code: "FORBIDDEN", why: { nl: `alleen ${roles.map(roleNl).join(" of ")} mag ${r.def.name.nl} resetten`, en: `only ${roles.join(" or ")} may reset ${r.def.name.en}` } };
+      return { code: "FORBIDDEN", why: text("reset.forbidden", { roles: list(roles.map((role) => text(role === "technician" ? "role.technician" : "role.instructor")), "word.or"), rule: r.def.name }) };
     }
     const refusal = this.refusal(r, now);
     if (refusal !== null) return refusal;
@@ -211,22 +216,22 @@ export class InterlockEngine {
     const s = r.state;
     switch (s.status) {
       case "normal":
-        return { code: "REQUEST_INVALID", why: { nl: "er is niets te resetten", en: "nothing to reset" } };
+        return { code: "REQUEST_INVALID", why: text("reset.nothing") };
       case "waiting":
-        return { code: "INTERLOCK_TRIPPED", why: { nl: `wacht nog op verse meetwaarden: ${s.cause?.detail.nl ?? "?"}`, en: `still waiting for fresh readings: ${s.cause?.detail.en ?? "?"}` } };
+        return { code: "INTERLOCK_TRIPPED", why: text("reset.waiting", { detail: s.cause?.detail ?? "?" }) };
       case "tripped": {
         const active = s.holding ?? s.cause;
-        return { code: "INTERLOCK_TRIPPED", why: { nl: `de oorzaak is nog actief: ${active?.detail.nl ?? r.def.reason.nl}`, en: `the cause is still active: ${active?.detail.en ?? r.def.reason.en}` } };
+        return { code: "INTERLOCK_TRIPPED", why: text("reset.causeActive", { detail: active?.detail ?? r.def.reason }) };
       }
       case "cleared": {
         // The condition holds again, not yet for the rule's delayS: its cause is back, whatever the
         // delay (accepted, the reset would start the delay over and allow starts meanwhile).
-        if (s.pendingSince !== null) return { code: "INTERLOCK_TRIPPED", why: { nl: "de oorzaak is er weer (nog korter dan de vertraging van de regel)", en: "the cause is back (for less than the rule's delay so far)" } };
+        if (s.pendingSince !== null) return { code: "INTERLOCK_TRIPPED", why: text("reset.causeBack") };
         const needMs = r.def.reset.clearForS * 1000;
         const okFor = s.okSince === null ? 0 : now - s.okSince;
         if (okFor < needMs) {
           const left = Math.ceil((needMs - okFor) / 1000);
-          return { code: "INTERLOCK_TRIPPED", why: { nl: `de meetwaarden moeten nog ${left} s in orde blijven`, en: `the readings must stay fine for another ${left} s` } };
+          return { code: "INTERLOCK_TRIPPED", why: text("reset.clearFor", { seconds: left }) };
         }
         return null;
       }
@@ -237,7 +242,7 @@ export class InterlockEngine {
     if (r.def.causeWhile === undefined) return null;
     for (const ref of r.holdInputs) {
       const p = inputProblem(ref, read(ref));
-      if (p !== null) return { kind: "input", input: ref, detail: p.detail };
+      if (p !== null) return { kind: "input", input: ref, detail: p.detail, problem: p.kind, lastAt: p.lastAt };
     }
     const result = r.holdEvaluator?.evaluate(now, (ref) => read(ref), isTripped);
     return result?.value === true ? { kind: "condition", detail: result.detail ?? r.def.reason } : null;
@@ -250,7 +255,7 @@ export class InterlockEngine {
     for (const ref of r.inputs) {
       const p = inputProblem(ref, read(ref));
       if (p !== null) {
-        cause = { kind: "input", input: ref, detail: p.detail };
+        cause = { kind: "input", input: ref, detail: p.detail, problem: p.kind, lastAt: p.lastAt };
         break;
       }
     }
@@ -312,8 +317,4 @@ export class InterlockEngine {
         return null;
     }
   }
-}
-
-function roleNl(role: string): string {
-  return role === "technician" ? "een technicus" : role === "instructor" ? "een begeleider" : role;
 }

@@ -3,6 +3,7 @@
  * Fail-safe by construction: anything but a fresh, valid reading from an available device is a
  * reason to trip, with a reason people can read.
  */
+import { text } from "../texts/texts.ts";
 import type { ChannelQuality, DeviceState, Text } from "../types.ts";
 
 export interface InputReading {
@@ -21,27 +22,30 @@ const AVAILABLE: ReadonlySet<DeviceState> = new Set<DeviceState>(["ready", "degr
 export interface InputProblem {
   input: string;
   kind: "missing" | "stale" | "invalid" | "offline";
+  /** For technicians: names the input or device ("reading climate.co2Ppm is stale"). */
   detail: Text;
+  /** When the input's last value arrived (hub time), if ever: "no fresh value since 12:03". */
+  lastAt: number | null;
 }
 
 export function inputProblem(ref: string, reading: InputReading | undefined): InputProblem | null {
   const device = ref.split(".")[0] ?? ref;
   if (reading === undefined) {
-    return { input: ref, kind: "missing", detail: { nl: `meetwaarde ${ref} ontbreekt`, en: `reading ${ref} is missing` } };
+    return { input: ref, kind: "missing", detail: text("input.missing", { input: ref }), lastAt: null };
   }
+  const lastAt = reading.at;
   if (!AVAILABLE.has(reading.deviceState)) {
-    const nl = reading.deviceState === "fault" ? `apparaat ${device} meldt een storing` : `apparaat ${device} is ${reading.deviceState === "offline" ? "offline" : "niet bereikbaar"}`;
-    const en = reading.deviceState === "fault" ? `device ${device} reports a fault` : `device ${device} is ${reading.deviceState === "offline" ? "offline" : "not available"}`;
-    return { input: ref, kind: "offline", detail: { nl, en } };
+    const key = reading.deviceState === "fault" ? "input.deviceFault" : reading.deviceState === "offline" ? "input.deviceOffline" : "input.deviceUnavailable";
+    return { input: ref, kind: "offline", detail: text(key, { device }), lastAt };
   }
   switch (reading.quality) {
     case "ok":
-      return reading.value === null ? { input: ref, kind: "missing", detail: { nl: `meetwaarde ${ref} ontbreekt`, en: `reading ${ref} is missing` } } : null;
+      return reading.value === null ? { input: ref, kind: "missing", detail: text("input.missing", { input: ref }), lastAt } : null;
     case "stale":
-      return { input: ref, kind: "stale", detail: { nl: `meetwaarde ${ref} is verouderd`, en: `reading ${ref} is stale` } };
+      return { input: ref, kind: "stale", detail: text("input.stale", { input: ref }), lastAt };
     case "invalid":
-      return { input: ref, kind: "invalid", detail: { nl: `meetwaarde ${ref} is ongeldig`, en: `reading ${ref} is invalid` } };
+      return { input: ref, kind: "invalid", detail: text("input.invalid", { input: ref }), lastAt };
     case "missing":
-      return { input: ref, kind: "missing", detail: { nl: `meetwaarde ${ref} ontbreekt`, en: `reading ${ref} is missing` } };
+      return { input: ref, kind: "missing", detail: text("input.missing", { input: ref }), lastAt };
   }
 }

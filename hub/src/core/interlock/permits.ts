@@ -3,10 +3,17 @@
  * (or `<station>.start`) be started now, and if not, why. Built before anything that asks it (the
  * actuator keeper, the stations), so nothing runs half-wired with an allow-all stand-in; the
  * interlock service that drives the engine comes after them.
+ *
+ * The reasons are for staff: one sentence per interlock in the rule's own words (its reason while
+ * tripped, its name otherwise), never an id or a raw value; the interlock view keeps the cause.
  */
 import type { Permits, PermitResult } from "../actuators/keeper.ts";
+import { asSentence, sentences, text } from "../texts/texts.ts";
 import type { DeviceId, Text } from "../types.ts";
 import type { InterlockEngine } from "./engine.ts";
+
+/** The emergency stop's rule id (service.ts ESTOP_ID; imported from there it would be a cycle). */
+const ESTOP_RULE = "estop";
 
 export class InterlockPermits implements Permits {
   constructor(private readonly engine: InterlockEngine) {}
@@ -24,12 +31,8 @@ export class InterlockPermits implements Permits {
       if (s.status !== "waiting") latched = true;
     }
     if (blocking.length === 0) return { allowed: true };
-    const texts = blocking.map((id) => this.blockText(id));
-    return {
-      allowed: false,
-      latched,
-      reason: { nl: `${ref} mag niet starten: ${texts.map((t) => t.nl).join("; ")}`, en: `${ref} may not start: ${texts.map((t) => t.en).join("; ")}` },
-    };
+    const reasons = blocking.map((id) => this.blockText(id));
+    return { allowed: false, latched, reason: sentences(reasons), reasons };
   }
 
   /**
@@ -53,12 +56,14 @@ export class InterlockPermits implements Permits {
     return s === undefined || s.status === "normal";
   }
 
+  /** One sentence for a rule that is not normal (check() lists only rules it has a state for). */
   private blockText(id: string): Text {
     const rule = this.engine.rule(id);
-    const s = this.engine.state(id);
-    if (rule === undefined || s === undefined) return { nl: id, en: id };
-    if (s.status === "waiting") return { nl: `${rule.name.nl} wacht op verse meetwaarden (${s.cause?.detail.nl ?? "?"})`, en: `${rule.name.en} is waiting for fresh readings (${s.cause?.detail.en ?? "?"})` };
-    if (s.status === "tripped") return { nl: `${rule.reason.nl} (${s.cause?.detail.nl ?? ""})`, en: `${rule.reason.en} (${s.cause?.detail.en ?? ""})` };
-    return { nl: `${rule.name.nl} is nog niet gereset`, en: `${rule.name.en} has not been reset yet` };
+    const status = this.engine.state(id)?.status;
+    if (rule === undefined) return text("permit.notReset", { rule: id });
+    if (status === "waiting") return text("permit.waiting", { rule: rule.name });
+    if (id === ESTOP_RULE) return status === "tripped" ? text("permit.estop") : text("permit.estopNotReset");
+    if (status === "tripped") return asSentence(rule.reason);
+    return text("permit.notReset", { rule: rule.name });
   }
 }

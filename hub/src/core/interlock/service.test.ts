@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { HubError } from "../errors.ts";
 import { type Site, BUTTON, CELL, FakeStation, MemoryInterlockStore, WATER, buildSite, engineRule, equals, juf, tech, thrown } from "../testing/safety-site.ts";
+import { timeOfDay } from "../texts/texts.ts";
 import type { Actor } from "../types.ts";
 import { ESTOP_ID } from "./service.ts";
 
@@ -27,7 +28,7 @@ describe("InterlockService", () => {
     const site = buildSite();
     site.service.start();
     expect(statuses(site)).toEqual({ estop: "waiting", leak: "waiting", hot: "waiting", cold: "waiting", "cell-fault": "normal" });
-    expect(site.service.check(WATER, "pumpEnable", 1)).toMatchObject({ allowed: false, latched: false, reason: { en: /Emergency stop is waiting for fresh readings \(reading button\.pressed is missing\)/ } });
+    expect(site.service.check(WATER, "pumpEnable", 1)).toMatchObject({ allowed: false, latched: false, reason: { en: /^Emergency stop: the hub is still waiting for fresh readings\./ } });
     expect(site.store.rows.size).toBe(0);
     site.allCalm();
     expect(statuses(site)).toEqual({ estop: "normal", leak: "normal", hot: "normal", cold: "normal", "cell-fault": "normal" });
@@ -39,7 +40,7 @@ describe("InterlockService", () => {
     expect(sentTo(site, "pumpEnable")).toEqual([1]);
     site.tele("water", { leak: 1 });
     const view = site.service.view("leak");
-    expect(view).toMatchObject({ status: "tripped", latched: true, cause: { kind: "condition", detail: { en: "water.leak = 1" } }, resetBlocked: { en: /cause is still active: water\.leak = 1/ } });
+    expect(view).toMatchObject({ status: "tripped", latched: true, cause: { kind: "condition", detail: { en: "water.leak = 1" } }, resetBlocked: { en: /cause is still there: water\.leak = 1/ } });
     // The safe value goes out at once, through the one command path, and is acknowledged.
     expect(site.commands.asked.at(-1)).toMatchObject({ deviceId: WATER, actuator: "pumpEnable", value: 0 });
     await site.advance(50);
@@ -98,8 +99,8 @@ describe("InterlockService", () => {
   };
   type ResetCase = [name: string, arrange: (site: Site) => Promise<void>, actor: Actor, expected: { code: string; en: RegExp } | "accepted"];
   const resetCases: ResetCase[] = [
-    ["while the cause is present", leakFor(5000), tech, { code: "INTERLOCK_TRIPPED", en: /the cause is still active: water\.leak = 1/ }],
-    ["while an input is stale", async (s) => (s.tele("water", { leak: 0 }), await s.advance(3500)), tech, { code: "INTERLOCK_TRIPPED", en: /the cause is still active: reading water\.leak is stale/ }],
+    ["while the cause is present", leakFor(5000), tech, { code: "INTERLOCK_TRIPPED", en: /The cause is still there: water\.leak = 1/ }],
+    ["while an input is stale", async (s) => (s.tele("water", { leak: 0 }), await s.advance(3500)), tech, { code: "INTERLOCK_TRIPPED", en: /The cause is still there: reading water\.leak is stale/ }],
     ["before clearForS has passed", async (s) => (s.tele("water", { leak: 0 }), await s.calmFor(2500)), tech, { code: "INTERLOCK_TRIPPED", en: /the readings must stay fine for another 1 s/ }],
     ["after clearForS, but from a role the rule does not name", async (s) => (s.tele("water", { leak: 0 }), await s.calmFor(3000)), juf, { code: "FORBIDDEN", en: /only technician may reset rule leak/ }],
     ["when the cause came back meanwhile", async (s) => (s.tele("water", { leak: 0 }), await s.calmFor(2000), s.tele("water", { leak: 1 }), s.tele("water", { leak: 0 }), await s.calmFor(2000)), tech, { code: "INTERLOCK_TRIPPED", en: /another 1 s/ }],
@@ -206,10 +207,10 @@ describe("InterlockService", () => {
     site.tele("cell", { doorClosed: 0 });
     site.service.trip("cell-fault", { nl: "deur open", en: "door opened" });
     await site.advance(200);
-    expect(site.service.view("cell-fault")).toMatchObject({ status: "tripped", resetBlocked: { en: "the cause is still active: cell.doorClosed = 0" } });
+    expect(site.service.view("cell-fault")).toMatchObject({ status: "tripped", resetBlocked: { en: "The cause is still there: cell.doorClosed = 0." } });
     site.reboot("cell");
     await site.advance(200);
-    expect(site.service.view("cell-fault")).toMatchObject({ status: "tripped", resetBlocked: { en: "the cause is still active: reading cell.doorClosed is missing" } });
+    expect(site.service.view("cell-fault")).toMatchObject({ status: "tripped", resetBlocked: { en: "The cause is still there: reading cell.doorClosed is missing." } });
     site.tele("cell", { doorClosed: 1 });
     expect(site.service.view("cell-fault")?.status).toBe("cleared");
     expect(thrown(() => site.service.reset("cell-fault", juf))).toMatchObject({ code: "INTERLOCK_TRIPPED", reason: { en: /another 1 s/ } });
@@ -221,6 +222,78 @@ describe("InterlockService", () => {
   it("a reset of an unknown rule or of a normal one says so", async () => {
     const { site } = await running();
     expect(thrown(() => site.service.reset("nope", tech))).toMatchObject({ code: "NOT_FOUND" });
-    expect(thrown(() => site.service.reset("leak", tech))).toMatchObject({ code: "REQUEST_INVALID", reason: { en: "nothing to reset" } });
+    expect(thrown(() => site.service.reset("leak", tech))).toMatchObject({ code: "REQUEST_INVALID", reason: { en: "There is nothing to reset." } });
+  });
+});
+
+describe("a trip's alarm says what actually happened", () => {
+  /** Time passes; the button and the cell keep reporting, the water board only if `water` is set. */
+  async function quietWater(site: Site, ms: number): Promise<void> {
+    for (let left = ms; left > 0; left -= 250) {
+      await site.advance(250);
+      site.tele("button", { pressed: 0 });
+      site.tele("cell", { doorClosed: 1 });
+    }
+  }
+
+  type Row = [name: string, arrange: (site: Site) => Promise<number | null>, want: (since: string) => { nl: string; en: string }];
+  const rows: Row[] = [
+    [
+      "its condition held: the rule's reason and what held",
+      (s) => Promise.resolve((s.tele("water", { leak: 1 }), null)),
+      () => ({ nl: "reden leak: water.leak = 1", en: "reason leak: water.leak = 1" }),
+    ],
+    [
+      "a reading went stale: that, and since when; not the rule's threshold text",
+      async (s) => {
+        const lastAt = s.clock.now();
+        s.tele("water", { leak: 0, tempC: 20 });
+        await quietWater(s, 4000);
+        return lastAt;
+      },
+      (since) => ({
+        nl: `leak: geen verse meting sinds ${since}. Daarom staat "regel leak" voor de zekerheid aan.`,
+        en: `leak: no fresh reading since ${since}. So "rule leak" is on to be safe.`,
+      }),
+    ],
+    [
+      "no reading since the device restarted",
+      (s) => Promise.resolve((s.reboot("water"), null)),
+      () => ({ nl: `leak: nog geen meting ontvangen. Daarom staat "regel leak" voor de zekerheid aan.`, en: `leak: no reading received yet. So "rule leak" is on to be safe.` }),
+    ],
+    [
+      "an invalid reading",
+      (s) => Promise.resolve((s.tele("water", { leak: 7, tempC: 20 }), null)),
+      () => ({ nl: `leak: de laatste meting was ongeldig. Daarom staat "regel leak" voor de zekerheid aan.`, en: `leak: the last reading was invalid. So "rule leak" is on to be safe.` }),
+    ],
+    [
+      "its device went offline",
+      (s) => Promise.resolve((s.offline("water"), null)),
+      () => ({ nl: `water is niet bereikbaar, dus leak is onbekend. Daarom staat "regel leak" voor de zekerheid aan.`, en: `water cannot be reached, so leak is unknown. So "rule leak" is on to be safe.` }),
+    ],
+  ];
+
+  it.each(rows)("%s", async (_name, arrange, want) => {
+    const { site } = await running();
+    const lastAt = await arrange(site);
+    await site.advance(100);
+    expect(site.service.view("leak")?.status).toBe("tripped");
+    const since = lastAt === null ? "" : timeOfDay(lastAt);
+    expect(site.alarms.get("interlock:leak")?.message).toEqual(want(since));
+  });
+
+  it("uses the names the config gives a device and its channels, in each language", async () => {
+    const site = buildSite({
+      devices: [{ id: "water", label: { nl: "Waterkast", en: "Water board" }, labels: { leak: { nl: "Lekmelder", en: "Leak sensor" } } }, { id: "button" }, { id: "cell" }],
+    });
+    site.service.start();
+    site.allCalm();
+    await site.advance(100);
+    site.offline("water");
+    await site.advance(100);
+    expect(site.alarms.get("interlock:leak")?.message).toEqual({
+      nl: `Waterkast is niet bereikbaar, dus Lekmelder is onbekend. Daarom staat "regel leak" voor de zekerheid aan.`,
+      en: `Water board cannot be reached, so Leak sensor is unknown. So "rule leak" is on to be safe.`,
+    });
   });
 });

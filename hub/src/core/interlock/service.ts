@@ -14,6 +14,7 @@ import type { Clock, Timer } from "../clock.ts";
 import { HubError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { Registry } from "../registry/registry.ts";
+import { text, timeOfDay } from "../texts/texts.ts";
 import type { Actor, DeviceId, Text } from "../types.ts";
 import { type Cause, type EngineRule, InterlockEngine, type InterlockStatus, type Transition } from "./engine.ts";
 import type { InputView } from "./inputs.ts";
@@ -82,9 +83,9 @@ export interface InterlockContext {
 export function estopRule(safety: SafetyConfig): EngineRule {
   return {
     id: ESTOP_ID,
-    name: { nl: "Noodstop", en: "Emergency stop" },
-    reason: { nl: "Noodstop: alles staat veilig stil", en: "Emergency stop: everything is stopped safely" },
-    kiosk: { nl: "Iemand heeft op de noodstop gedrukt. Alles is veilig uitgezet tot een begeleider het weer vrijgeeft.", en: "Someone pressed the emergency stop. Everything is switched off safely until a grown-up releases it." },
+    name: text("estop.name"),
+    reason: text("estop.reason"),
+    kiosk: text("estop.kiosk"),
     severity: "critical",
     when: safety.estopButtons.length === 0 ? null : { type: "any", of: safety.estopButtons.map((input) => ({ type: "equals" as const, input, value: 1 })) },
     delayS: 0,
@@ -189,7 +190,7 @@ export class InterlockService implements Permits {
     // During a planned stop nothing is evaluated any more, but the stop's actions still run.
     const rule = this.engine.rule(ESTOP_ID);
     if (this.frozen && rule !== undefined) this.runActions(rule);
-    this.engine.forceTrip(ESTOP_ID, { kind: "manual", detail: { nl: `noodstop door ${who?.nl ?? actor.name}`, en: `emergency stop by ${who?.en ?? actor.name}` } });
+    this.engine.forceTrip(ESTOP_ID, { kind: "manual", detail: text("estop.by", { who: who ?? actor.name }) });
     this.evaluate();
     const view = this.view(ESTOP_ID);
     if (view === undefined) throw new HubError("NOT_FOUND", "no emergency stop");
@@ -243,7 +244,7 @@ export class InterlockService implements Permits {
     const detail = t.cause?.detail;
     if (t.to === "tripped") {
       this.runActions(rule);
-      alarms.raise(`interlock:${t.id}`, rule.severity, t.id, detail !== undefined ? { nl: `${rule.reason.nl}: ${detail.nl}`, en: `${rule.reason.en}: ${detail.en}` } : rule.reason);
+      alarms.raise(`interlock:${t.id}`, rule.severity, t.id, this.alarmMessage(rule, t.cause));
       logger.warn({ interlock: t.id, cause: detail?.en }, "interlock tripped");
     } else if (t.to === "cleared" || t.to === "normal") {
       alarms.clear(`interlock:${t.id}`);
@@ -265,6 +266,30 @@ export class InterlockService implements Permits {
     else this.ctx.store.remove(t.id);
     this.publish(t.id);
     this.ctx.bus.emit("interlock:changed", { id: t.id, from: t.from, to: t.to, at: t.at });
+  }
+
+  /**
+   * What a trip's alarm says. A trip on the rule's own condition: its reason and what held ("CO2
+   * boven 1500 ppm ...: climate.co2Ppm 1612 > 1500"). A trip because an input was missing, stale,
+   * invalid or its device unreachable: that, and since when, not the rule's threshold text (the
+   * threshold was never seen crossed).
+   */
+  private alarmMessage(rule: EngineRule, cause: Cause | null): Text {
+    if (cause === null) return rule.reason;
+    if (cause.kind !== "input" || cause.input === undefined || cause.problem === undefined) return text("alarm.trip", { reason: rule.reason, detail: cause.detail });
+    const dot = cause.input.indexOf(".");
+    const device = cause.input.slice(0, dot);
+    const input = this.ctx.registry.partLabel(device, cause.input.slice(dot + 1));
+    const lastAt = cause.lastAt ?? null;
+    switch (cause.problem) {
+      case "offline":
+        return text("alarm.inputOffline", { device: this.ctx.registry.label(device), input, rule: rule.name });
+      case "invalid":
+        return text("alarm.inputInvalid", { input, rule: rule.name });
+      case "stale":
+      case "missing":
+        return lastAt === null ? text("alarm.inputStaleNever", { input, rule: rule.name }) : text("alarm.inputStale", { input, since: timeOfDay(lastAt), rule: rule.name });
+    }
   }
 
   private runActions(rule: EngineRule): void {
@@ -290,10 +315,8 @@ export class InterlockService implements Permits {
   /** A trip action not confirmed within its lease: an alarm, and for some rules the emergency stop. */
   escalate(e: Escalation): void {
     const rule = this.engine.rule(e.ruleId);
-    this.ctx.alarms.raise(`escalation:${e.ruleId}:${e.deviceId}.${e.actuator}`, "critical", e.ruleId, {
-      nl: `${e.deviceId}.${e.actuator} bevestigt de veilige stand niet (${e.lastError}); het apparaat valt op eigen lease terug`,
-      en: `${e.deviceId}.${e.actuator} does not confirm its safe state (${e.lastError}); the device falls back on its own lease`,
-    });
+    const actuator = this.ctx.registry.partLabel(e.deviceId, e.actuator);
+    this.ctx.alarms.raise(`escalation:${e.ruleId}:${e.deviceId}.${e.actuator}`, "critical", e.ruleId, text("alarm.escalation", { actuator, error: e.lastError }));
     this.ctx.audit.append({ at: this.ctx.clock.now(), actor: HUB, action: "interlock.escalated", target: `${e.deviceId}.${e.actuator}`, result: "failed", reason: e.lastError, details: { interlock: e.ruleId } });
     if (rule?.escalation === "estop" && e.ruleId !== ESTOP_ID) this.emergencyStop({ name: `escalation of ${e.ruleId}`, role: "system" });
   }

@@ -5,6 +5,7 @@
  * never drifting out for longer than `periodS`; and while a heater is on, temperature reports must
  * keep coming. Pure: samples and time in, a verdict out.
  */
+import { type TextArg, text } from "../texts/texts.ts";
 import type { Text } from "../types.ts";
 
 export interface HeaterLimits {
@@ -70,10 +71,7 @@ export class HeaterWatch {
           return null;
         }
         if (now > p.deadline) {
-          return this.verdict(
-            `verwarmt niet: geen ${L.watchIncreaseC} °C erbij in ${L.watchPeriodS} s (${actual.toFixed(1)} °C, doel ${this.target} °C)`,
-            `not heating: did not gain ${L.watchIncreaseC} °C in ${L.watchPeriodS} s (${actual.toFixed(1)} °C, target ${this.target} °C)`,
-          );
+          return this.verdict("printer.thermal.notHeating", { gainC: L.watchIncreaseC, periodS: L.watchPeriodS, actualC: actual.toFixed(1), targetC: this.target });
         }
         return null;
       case "holding": {
@@ -84,10 +82,7 @@ export class HeaterWatch {
         }
         p.outsideSince ??= now;
         if (now - p.outsideSince > L.periodS * 1000) {
-          return this.verdict(
-            `temperatuur wijkt ${Math.abs(actual - this.target).toFixed(1)} °C af van het doel, langer dan ${L.periodS} s`,
-            `temperature ${Math.abs(actual - this.target).toFixed(1)} °C off target for more than ${L.periodS} s (thermal runaway)`,
-          );
+          return this.verdict("printer.thermal.offTarget", { offC: Math.abs(actual - this.target).toFixed(1), periodS: L.periodS });
         }
         return null;
       }
@@ -98,7 +93,7 @@ export class HeaterWatch {
   check(now: number): ThermalVerdict | null {
     if (this.target <= 0 || this.lastSampleAt === null) return null;
     if (now - this.lastSampleAt > REPORT_TIMEOUT_MS) {
-      return this.verdict(`geen temperatuurmelding meer sinds ${Math.round((now - this.lastSampleAt) / 1000)} s`, `no temperature report for ${Math.round((now - this.lastSampleAt) / 1000)} s while heating`);
+      return this.verdict("printer.thermal.silent", { seconds: Math.round((now - this.lastSampleAt) / 1000) });
     }
     return null;
   }
@@ -125,9 +120,9 @@ export class HeaterWatch {
     else this.phase = { kind: "heating", goalC: actual + this.limits.watchIncreaseC, deadline: now + this.limits.watchPeriodS * 1000 };
   }
 
-  private verdict(nl: string, en: string): ThermalVerdict {
-    const name = this.heater === "hotend" ? { nl: "spuitmond", en: "hotend" } : { nl: "printbed", en: "bed" };
+  private verdict(key: "printer.thermal.notHeating" | "printer.thermal.offTarget" | "printer.thermal.silent", args: Record<string, TextArg>): ThermalVerdict {
+    const heater = text(this.heater === "hotend" ? "printer.heater.hotend" : "printer.heater.bed");
     this.phase = { kind: "off" };
-    return { heater: this.heater, reason: { nl: `${name.nl}: ${nl}`, en: `${name.en}: ${en}` } };
+    return { heater: this.heater, reason: text(key, { ...args, heater }) };
   }
 }

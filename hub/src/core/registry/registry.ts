@@ -6,6 +6,7 @@
 import type { ChannelSpec, HealthMessage, MetaMessage } from "../../../../firmware-bridge/contract/messages.ts";
 import type { Bus } from "../bus.ts";
 import type { Clock } from "../clock.ts";
+import { list, text, verbatim } from "../texts/texts.ts";
 import type {
   ChannelQuality,
   ChannelValue,
@@ -16,6 +17,7 @@ import type {
   DeviceView,
   RejectCode,
   RejectRecord,
+  Text,
 } from "../types.ts";
 
 /** A channel is stale once it has not reported for this many periods. */
@@ -52,6 +54,10 @@ export interface DeclaredDevice {
   kind: DeviceKind;
   name: string;
   simulated: boolean;
+  /** Its name in both languages (the config's `name` and `nameEn`); without it, `name` in both. */
+  label?: Text;
+  /** Names of its channels and actuators in both languages (the config's `labels`), by their own name. */
+  labels?: Readonly<Record<string, Text>>;
 }
 
 /** What survives a hub restart about a device. */
@@ -77,6 +83,8 @@ export interface DeviceRecord {
   state: DeviceState;
   stateSince: number;
   stateReason: string;
+  /** The state's reason for people, in both languages (`stateReason` is the technician's English, for logs). */
+  stateText: Text;
   status: "online" | "offline" | null;
   lastSeen: number | null;
   meta: MetaMessage | null;
@@ -148,6 +156,7 @@ export class Registry {
         state: "unknown",
         stateSince: now,
         stateReason: "nothing heard since the hub started",
+        stateText: text("device.state.unknown"),
         status: null,
         lastSeen: null,
         meta: null,
@@ -170,6 +179,24 @@ export class Registry {
 
   has(id: string): id is DeviceId {
     return this.devices.has(id as DeviceId);
+  }
+
+  /** A device's name in both languages; an unknown id as it is. */
+  label(id: DeviceId | string): Text {
+    const d = this.devices.get(id as DeviceId)?.declared;
+    return d === undefined ? verbatim(id) : (d.label ?? verbatim(d.name));
+  }
+
+  /**
+   * A channel's or actuator's name in both languages: the config's `labels`, else the label the
+   * device declares (in one language, shown in both), else its own name.
+   */
+  partLabel(id: DeviceId | string, part: string): Text {
+    const rec = this.devices.get(id as DeviceId);
+    const configured = rec?.declared.labels?.[part];
+    if (configured !== undefined) return configured;
+    const declared = rec?.meta?.channels[part]?.label ?? rec?.meta?.actuators[part]?.label;
+    return verbatim(declared ?? part);
   }
 
   /** The live record, for the core's own modules (the telemetry pipeline). Never hand it out. */
@@ -430,15 +457,21 @@ export class Registry {
     const now = this.ctx.clock.now();
     let next: DeviceState;
     let why = reason;
+    let said: Text;
+    const names = (channels: string[]) => list(channels.map((c) => this.partLabel(rec.declared.id, c)));
     if (rec.status === "offline") {
       next = "offline";
+      said = text("device.state.offline");
     } else if (rec.health?.state === "fault") {
       next = "fault";
+      said = text("device.state.fault");
     } else if (rec.status === null && rec.meta === null) {
       next = "unknown";
+      said = text("device.state.unknown");
     } else if (rec.meta === null) {
       next = "init";
       why = "online, waiting for meta";
+      said = text("device.state.initMeta");
     } else {
       const qualities = [...rec.channels.values()];
       const stale = qualities.filter((c) => c.quality === "stale");
@@ -447,18 +480,22 @@ export class Registry {
       const limitPassed = (c: MutableChannel) => rec.metaAt !== null && now - rec.metaAt > c.spec.periodMs * STALE_AFTER_PERIODS;
       if (stale.length > 0 || missing.some(limitPassed)) {
         next = "stale";
-        const names = [...rec.channels.entries()].filter(([, c]) => c.quality === "stale" || (c.quality === "missing" && limitPassed(c))).map(([n]) => n);
-        why = `stale: ${names.join(", ")}`;
+        const stale = [...rec.channels.entries()].filter(([, c]) => c.quality === "stale" || (c.quality === "missing" && limitPassed(c))).map(([n]) => n);
+        why = `stale: ${stale.join(", ")}`;
+        said = text("device.state.stale", { channels: names(stale) });
       } else if (missing.length > 0) {
         next = "init";
         why = "waiting for the first reading of every channel";
+        said = text("device.state.init");
       } else if (invalid.length > 0 || rec.health?.state === "degraded") {
         next = "degraded";
-        const names = [...rec.channels.entries()].filter(([, c]) => c.quality === "invalid").map(([n, c]) => `${n} (${c.reason ?? "invalid"})`);
-        why = names.length > 0 ? `invalid: ${names.join(", ")}` : `device reports degraded${rec.health?.detail ? `: ${rec.health.detail}` : ""}`;
+        const bad = [...rec.channels.entries()].filter(([, c]) => c.quality === "invalid");
+        why = bad.length > 0 ? `invalid: ${bad.map(([n, c]) => `${n} (${c.reason ?? "invalid"})`).join(", ")}` : `device reports degraded${rec.health?.detail ? `: ${rec.health.detail}` : ""}`;
+        said = bad.length > 0 ? text("device.state.invalid", { channels: names(bad.map(([n]) => n)) }) : text("device.state.degraded");
       } else {
         next = "ready";
         why = "every channel fresh and valid";
+        said = text("device.state.ready");
       }
     }
     if (next === rec.state) return;
@@ -466,6 +503,7 @@ export class Registry {
     rec.state = next;
     rec.stateSince = now;
     rec.stateReason = why;
+    rec.stateText = said;
     this.ctx.bus.emit("device:changed", { deviceId: rec.declared.id, state: next, previous, reason: why, at: now });
   }
 
@@ -483,6 +521,8 @@ export class Registry {
       state: rec.state,
       stateSince: rec.stateSince,
       stateReason: rec.stateReason,
+      stateText: rec.stateText,
+      label: rec.declared.label ?? verbatim(rec.declared.name),
       status: rec.status,
       lastSeen: rec.lastSeen,
       messageRatePerS: Math.round(rec.ratePerS * 10) / 10,

@@ -6,6 +6,7 @@
  * Permissives before a start: door closed, e-stop released, no protective stop, automatic mode, an
  * instructor present, no latched trip (the last two come from the hub: visits and interlocks).
  */
+import { sentences, text } from "../texts/texts.ts";
 import type { Text } from "../types.ts";
 import { OPERATIONAL_MODE, type RobotStatus } from "./driver.ts";
 
@@ -19,27 +20,37 @@ export interface HubPermissives {
 }
 
 /** A robot moves only with an instructor at the station: a visit open to it. */
-export const NO_INSTRUCTOR: Text = { nl: "er is geen begeleider bij deze station (start een bezoek)", en: "no instructor is present at this station (start a visit)" };
+export const NO_INSTRUCTOR: Text = text("robot.noInstructor");
 
-/** Every reason a start would be refused now, in both languages; empty if it may start. */
-export function startRefusals(s: RobotStatus, hub: HubPermissives): Text[] {
-  const r = robotRefusals(s);
+/**
+ * Every reason a start would be refused now, one sentence each in both languages (no raw values:
+ * the mode's number and the robot's own error text are in the station's details); empty if it may
+ * start. `robot`: the robot's name ("de Robotcel"); "de robot" without one.
+ */
+export function startRefusals(s: RobotStatus, hub: HubPermissives, robot: Text = text("robot.default")): Text[] {
+  const r = robotRefusals(s, robot);
   if (!hub.instructorPresent) r.push(NO_INSTRUCTOR);
   if (hub.interlock !== null) r.push(hub.interlock);
   return r;
 }
 
 /** The robot's own part of `startRefusals`: what it reports, whatever the hub permits. */
-export function robotRefusals(s: RobotStatus): Text[] {
+export function robotRefusals(s: RobotStatus, robot: Text = text("robot.default")): Text[] {
   const r: Text[] = [];
-  if (!s.connected) r.push({ nl: "geen verbinding met de robot", en: "no connection to the robot" });
-  if (!s.doorClosed) r.push({ nl: "de deur van de robotcel is open", en: "the robot cell's door is open" });
-  if (s.emergencyStop) r.push({ nl: "de noodstop van de robot is ingedrukt", en: "the robot's emergency stop is pressed" });
-  if (s.protectiveStop) r.push({ nl: "de robot staat in een beschermende stop", en: "the robot is in a protective stop" });
-  if (s.mode !== OPERATIONAL_MODE.AUTOMATIC && s.mode !== OPERATIONAL_MODE.AUTOMATIC_EXTERNAL) r.push({ nl: "de robot staat niet op automatisch", en: "the robot is not in automatic mode" });
-  if (s.programState === "running") r.push({ nl: "er draait al een programma", en: "a program is already running" });
-  if (s.programState === "error") r.push({ nl: `de robot meldt een fout: ${s.error ?? "?"}`, en: `the robot reports an error: ${s.error ?? "?"}` });
+  if (!s.connected) r.push(text("robot.noConnection", { robot }));
+  if (!s.doorClosed) r.push(text("robot.doorOpen", { robot }));
+  if (s.emergencyStop) r.push(text("robot.estopPressed", { robot }));
+  if (s.protectiveStop) r.push(capitalised(text("robot.protectiveStop", { robot })));
+  if (s.mode !== OPERATIONAL_MODE.AUTOMATIC && s.mode !== OPERATIONAL_MODE.AUTOMATIC_EXTERNAL) r.push(capitalised(text("robot.notAutomatic", { robot })));
+  if (s.programState === "running") r.push(text("robot.alreadyRunning"));
+  if (s.programState === "error") r.push(capitalised(text("robot.reportsError", { robot })));
   return r;
+}
+
+/** A sentence that starts with a name ("de robot staat ..."): a capital first. */
+function capitalised(t: Text): Text {
+  const up = (x: string) => x.charAt(0).toUpperCase() + x.slice(1);
+  return { nl: up(t.nl), en: up(t.en) };
 }
 
 export interface DemoView {
@@ -51,16 +62,17 @@ export interface DemoView {
  * The demo state from the robot's status and what the hub asked for last. `stopRequested` is set
  * by a stop from the hub until the robot confirms it.
  */
-export function demoState(s: RobotStatus, hub: HubPermissives, stopRequested: boolean, lastEnd: "stopped" | "done" | null): DemoView {
-  if (!s.connected) return { state: "faulted", reason: { nl: "verbinding met de robot verloren", en: "connection to the robot lost" } };
-  if (s.emergencyStop) return { state: "faulted", reason: { nl: "noodstop van de robot ingedrukt", en: "the robot's emergency stop is pressed" } };
-  if (s.programState === "error") return { state: "faulted", reason: { nl: `fout in het programma: ${s.error ?? "?"}`, en: `program error: ${s.error ?? "?"}` } };
-  if (s.protectiveStop) return { state: "faulted", reason: { nl: "beschermende stop (deur of lichtscherm)", en: "protective stop (door or light curtain)" } };
+export function demoState(s: RobotStatus, hub: HubPermissives, stopRequested: boolean, lastEnd: "stopped" | "done" | null, robot: Text = text("robot.default")): DemoView {
+  if (!s.connected) return { state: "faulted", reason: text("robot.state.connectionLost", { robot }) };
+  if (s.emergencyStop) return { state: "faulted", reason: text("robot.estopPressed", { robot }) };
+  if (s.programState === "error") return { state: "faulted", reason: text("robot.state.programError") };
+  if (s.protectiveStop) return { state: "faulted", reason: text("robot.state.protectiveStop") };
   if (s.programState === "running") {
-    return stopRequested ? { state: "stopping", reason: { nl: "stoppen", en: "stopping" } } : { state: "running", reason: { nl: `${s.program ?? "programma"} draait`, en: `running ${s.program ?? "a program"}` } };
+    if (stopRequested) return { state: "stopping", reason: text("robot.state.stopping") };
+    return { state: "running", reason: s.program === null ? text("robot.state.runningUnknown") : text("robot.state.running", { program: s.program }) };
   }
-  if (lastEnd === "stopped") return { state: "stopped", reason: { nl: "gestopt voordat het programma klaar was", en: "stopped before the program finished" } };
-  const refusals = startRefusals(s, hub);
-  if (refusals.length === 0) return { state: "ready", reason: { nl: "klaar om te starten", en: "ready to start" } };
-  return { state: "idle", reason: { nl: refusals.map((x) => x.nl).join("; "), en: refusals.map((x) => x.en).join("; ") } };
+  if (lastEnd === "stopped") return { state: "stopped", reason: text("robot.state.stopped") };
+  const refusals = startRefusals(s, hub, robot);
+  if (refusals.length === 0) return { state: "ready", reason: text("robot.state.ready") };
+  return { state: "idle", reason: sentences(refusals) };
 }

@@ -10,6 +10,8 @@
  * the demo state machine, not trips.
  */
 import type { EngineRule } from "../interlock/engine.ts";
+import { bilingualName, text } from "../texts/texts.ts";
+import type { Text } from "../types.ts";
 
 export const robotDoorRuleId = (robot: string) => `${robot}-door`;
 export const robotEstopRuleId = (robot: string) => `${robot}-estop`;
@@ -18,7 +20,10 @@ export const robotFaultRuleId = (robot: string) => `${robot}-fault`;
 /** Every rule a robot station's fault can be behind: resetting them (and the e-stop) clears it. */
 export const robotRuleIds = (robot: string) => [robotDoorRuleId(robot), robotEstopRuleId(robot), robotFaultRuleId(robot)];
 
-export function robotRules(r: { id: string; name: string; resetRoles: Array<"instructor" | "technician"> }): EngineRule[] {
+/** `label`: the robot's name in both languages; without it, `name` in both. */
+export function robotRules(r: { id: string; name: string; label?: Text; resetRoles: Array<"instructor" | "technician"> }): EngineRule[] {
+  const robot = r.label ?? bilingualName(r.name);
+  const resetEffect = text("robot.rule.resetEffect");
   const base = {
     delayS: 0,
     latch: true,
@@ -31,9 +36,9 @@ export function robotRules(r: { id: string; name: string; resetRoles: Array<"ins
     {
       ...base,
       id: robotDoorRuleId(r.id),
-      name: { nl: `${r.name}: deur open tijdens programma`, en: `${r.name}: door opened during a program` },
-      reason: { nl: `${r.name} gestopt: de deur ging open terwijl de robot bewoog`, en: `${r.name} stopped: the door was opened while the robot was moving` },
-      kiosk: { nl: "De deur van de robot ging open terwijl hij bewoog. Hij is meteen gestopt, zodat niemand geraakt wordt.", en: "The robot's door opened while it was moving. It stopped at once so nobody gets hit." },
+      name: text("robot.rule.door.name", { robot }),
+      reason: text("robot.rule.door.reason", { robot }),
+      kiosk: text("robot.rule.door.kiosk"),
       when: {
         type: "all",
         of: [
@@ -45,30 +50,30 @@ export function robotRules(r: { id: string; name: string; resetRoles: Array<"ins
       // The station also trips it when the robot ends the program on the door itself (a Firmata arm
       // does, in the same update that reports the door): it stays tripped while the door is open.
       causeWhile: { condition: { type: "equals", input: `${r.id}.doorClosed`, value: 0 } },
-      resetEffect: { nl: "De foutstand van de robot wordt gewist; er start niets.", en: "The robot's fault state is cleared; nothing starts." },
+      resetEffect,
     },
     {
       ...base,
       id: robotEstopRuleId(r.id),
-      name: { nl: `${r.name}: noodstop`, en: `${r.name}: emergency stop` },
-      reason: { nl: `De noodstop van ${r.name} is ingedrukt`, en: `${r.name}'s emergency stop is pressed` },
+      name: text("robot.rule.estop.name", { robot }),
+      reason: text("robot.rule.estop.reason", { robot }),
       when: { type: "equals", input: `${r.id}.emergencyStop`, value: 1 },
       actions: [{ type: "station", station: r.id, command: "estop" }],
-      resetEffect: { nl: "De foutstand van de robot wordt gewist; er start niets.", en: "The robot's fault state is cleared; nothing starts." },
+      resetEffect,
     },
     {
       ...base,
       id: robotFaultRuleId(r.id),
-      name: { nl: `${r.name}: storing`, en: `${r.name}: fault` },
-      reason: { nl: `${r.name} is gestopt met een storing`, en: `${r.name} stopped with a fault` },
-      kiosk: { nl: "De robot merkte dat er iets mis was en is gestopt. Een begeleider kijkt ernaar.", en: "The robot noticed something was wrong and stopped. A grown-up will have a look." },
+      name: text("robot.rule.fault.name", { robot }),
+      reason: text("robot.rule.fault.reason", { robot }),
+      kiosk: text("robot.rule.fault.kiosk"),
       when: null,
       actions: [{ type: "station", station: r.id, command: "estop" }],
       // Not while the robot cannot be seen, nor while its door is open (a protective stop's usual
       // cause). The robot's own latch (a cell's protective stop) is reset with the rule: the cell
       // checks its own causes again and refuses if one is still there.
       causeWhile: { condition: { type: "equals", input: `${r.id}.doorClosed`, value: 0 } },
-      resetEffect: { nl: "De foutstand van de robot wordt gewist; er start niets.", en: "The robot's fault state is cleared; nothing starts." },
+      resetEffect,
     },
   ];
 }

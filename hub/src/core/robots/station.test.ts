@@ -96,7 +96,7 @@ describe("RobotStation", () => {
     expect(site.registry.view(asDeviceId("arm"))).toMatchObject({ state: "ready", channels: { doorClosed: { value: 1 }, running: { value: 0 }, emergencyStop: { value: 0 } } });
     expect(statuses(site)).toEqual({ estop: "normal", "arm-door": "normal", "arm-estop": "normal", "arm-fault": "normal" });
     expect(site.stations.verdict("arm")).toEqual({ ok: true });
-    expect(site.stations.view("arm")).toMatchObject({ state: "idle", stateReason: { en: "ready to start" } });
+    expect(site.stations.view("arm")).toMatchObject({ state: "idle", stateReason: { en: "Ready to start." } });
   });
 
   it("a door opened during a program, reported in the same update as the end of the program: the door rule latches, the station is faulted until a reset clears it, and the reset starts nothing", async () => {
@@ -113,8 +113,8 @@ describe("RobotStation", () => {
     await site.advance(199);
     expect(statuses(site)["arm-door"]).toBe("normal");
     await site.advance(1);
-    expect(site.service.view("arm-door")).toMatchObject({ status: "tripped", latched: true, cause: { kind: "manual", detail: { en: "stopped: the door opened during the program (door opened during the program)" } } });
-    expect(site.stations.view("arm")).toMatchObject({ state: "faulted", stateReason: { en: "stopped: the door opened during the program (door opened during the program); waiting for a reset" } });
+    expect(site.service.view("arm-door")).toMatchObject({ status: "tripped", latched: true, cause: { kind: "manual", detail: { en: "Stopped: the door opened during the program. (door opened during the program)" } } });
+    expect(site.stations.view("arm")).toMatchObject({ state: "faulted", stateReason: { en: "Stopped: the door opened during the program. Waiting for a reset." } });
 
     // Start refused, with the same reasons the screen shows, while the door is open and after it closed.
     const refusedNow = async () => {
@@ -123,14 +123,17 @@ describe("RobotStation", () => {
       expect(await rejection(site.stations.startProgram("arm", "wave", juf))).toMatchObject({ code: "INTERLOCK_TRIPPED", reason: verdict.ok ? null : verdict.reason });
       return verdict.ok ? "" : verdict.reason.en;
     };
-    expect(await refusedNow()).toMatch(/waiting for a reset; the robot cell's door is open; the robot reports an error: door opened during the program; arm\.start may not start: .*Arm stopped: the door was opened while the robot was moving/);
+    // Sentences for the instructor: the robot's own error text and the rule's input stay in the details.
+    const reasons = await refusedNow();
+    expect(reasons).toBe("Stopped: the door opened during the program. Waiting for a reset. The door of Arm is open. Arm reports an error. Arm stopped: the door was opened while the robot was moving.");
+    expect(reasons).not.toMatch(/arm\.|= \d|\(/);
     await site.advance(300);
-    expect(thrown(() => site.service.reset("arm-door", juf))).toMatchObject({ code: "INTERLOCK_TRIPPED", reason: { en: "the cause is still active: arm.doorClosed = 0" } });
+    expect(thrown(() => site.service.reset("arm-door", juf))).toMatchObject({ code: "INTERLOCK_TRIPPED", reason: { en: "The cause is still there: arm.doorClosed = 0." } });
 
     driver.update({ doorClosed: true });
     expect(site.service.view("arm-door")?.status).toBe("cleared");
-    expect(await refusedNow()).toMatch(/waiting for a reset.*Arm: door opened during a program has not been reset yet/);
-    expect(thrown(() => site.service.reset("arm-door", juf))).toMatchObject({ code: "INTERLOCK_TRIPPED", reason: { en: "the readings must stay fine for another 1 s" } });
+    expect(await refusedNow()).toBe("Stopped: the door opened during the program. Waiting for a reset. Arm reports an error. Arm: door opened during a program has not been reset yet.");
+    expect(thrown(() => site.service.reset("arm-door", juf))).toMatchObject({ code: "INTERLOCK_TRIPPED", reason: { en: "The readings must stay fine for another 1 s." } });
     expect(driver.calls).toEqual(["run wave"]);
 
     await site.advance(1000);
@@ -148,9 +151,9 @@ describe("RobotStation", () => {
   });
 
   it.each([
-    ["a protective stop during the program", "arm-fault", { protectiveStop: true, programState: "stopped" }, "protective stop"],
-    ["its own e-stop pressed during the program", "arm-estop", { emergencyStop: true, programState: "stopped" }, "the robot's emergency stop was pressed"],
-    ["a program error", "arm-fault", { programState: "error", error: "servo stalled" }, "program error: servo stalled"],
+    ["a protective stop during the program", "arm-fault", { protectiveStop: true, programState: "stopped" }, "Stopped with a protective stop."],
+    ["its own e-stop pressed during the program", "arm-estop", { emergencyStop: true, programState: "stopped" }, "The emergency stop of Arm was pressed."],
+    ["a program error", "arm-fault", { programState: "error", error: "servo stalled" }, "Stopped with an error in the program."],
   ] as const)("%s faults the station and latches %s", async (_name, ruleId, patch, reason) => {
     const { site, driver } = await setup();
     await site.stations.startProgram("arm", "wave", juf);
@@ -159,8 +162,36 @@ describe("RobotStation", () => {
     await site.advance(200);
     // Latched: tripped, or cleared already where nothing keeps the cause present (a forced trip).
     expect(site.service.view(ruleId)).toMatchObject({ latched: true, status: expect.stringMatching(/^(tripped|cleared)$/) as unknown });
-    expect(site.stations.view("arm")).toMatchObject({ state: "faulted", stateReason: { en: `${reason}; waiting for a reset` } });
+    expect(site.stations.view("arm")).toMatchObject({ state: "faulted", stateReason: { en: `${reason} Waiting for a reset.` } });
     expect(site.stations.verdict("arm").ok).toBe(false);
+  });
+
+  it("the end of the program reported before its cause (the door, then the protective stop): the door rule still latches", async () => {
+    const { site, driver } = await setup();
+    await site.stations.startProgram("arm", "wave", juf);
+    await site.advance(500);
+    driver.update({ programState: "stopped" });
+    await site.advance(50);
+    driver.update({ doorClosed: false });
+    await site.advance(50);
+    driver.update({ protectiveStop: true });
+    await site.advance(100);
+    expect(site.service.view("arm-door")).toMatchObject({ status: "tripped", latched: true });
+    expect(site.stations.view("arm").state).toBe("faulted");
+  });
+
+  it("a program stopped when asked, or done, is no fault", async () => {
+    const { site, driver } = await setup();
+    await site.stations.startProgram("arm", "wave", juf);
+    await site.advance(500);
+    await site.stations.act("arm", "stop", "lesson over", juf);
+    await site.advance(500);
+    await site.stations.startProgram("arm", "wave", juf);
+    await site.advance(500);
+    driver.update({ programState: "done" });
+    await site.advance(500);
+    expect(statuses(site)).toEqual({ estop: "normal", "arm-door": "normal", "arm-estop": "normal", "arm-fault": "normal" });
+    expect(site.stations.view("arm").state).not.toBe("faulted");
   });
 
   it("clearFault resets the robot's own fault state and starts nothing; start is refused until then", async () => {
@@ -168,7 +199,7 @@ describe("RobotStation", () => {
     await site.stations.startProgram("arm", "wave", juf);
     driver.update({ programState: "error", error: "servo stalled" });
     await site.advance(200);
-    expect(await rejection(robot.start("wave", juf))).toMatchObject({ code: "INTERLOCK_TRIPPED", reason: { en: /Arm may not start: program error: servo stalled; waiting for a reset/ } });
+    expect(await rejection(robot.start("wave", juf))).toMatchObject({ code: "INTERLOCK_TRIPPED", reason: { en: "Arm may not start. Stopped with an error in the program. Waiting for a reset. Arm reports an error." } });
     await robot.clearFault();
     expect(driver.calls).toEqual(["run wave", "resetFault"]);
     expect(robot.refusals()).toEqual([]);
@@ -180,7 +211,8 @@ describe("RobotStation", () => {
   it("an instructor must be present: no visit open to the station, no start", async () => {
     const { site, visits } = await setup();
     await visits.end("done");
-    expect(site.stations.verdict("arm")).toMatchObject({ ok: false, reason: { en: "no instructor is present at this station (start a visit)" } });
-    expect(site.stations.view("arm")).toMatchObject({ state: "idle", stateReason: { en: "no instructor is present at this station (start a visit)" } });
+    const alone = { nl: "Er is geen begeleider aangemeld (open een bezoek).", en: "No instructor is signed in (open a visit)." };
+    expect(site.stations.verdict("arm")).toEqual({ ok: false, reason: alone, reasons: [alone] });
+    expect(site.stations.view("arm")).toMatchObject({ state: "idle", stateReason: alone });
   });
 });

@@ -15,6 +15,7 @@ import type { Clock, Timer } from "../clock.ts";
 import { HubError } from "../errors.ts";
 import type { Station, StationAction, StationView } from "../stations/stations.ts";
 import type { TelemetryPipeline } from "../telemetry/pipeline.ts";
+import { bilingualName, sentences, text, withDetail } from "../texts/texts.ts";
 import type { Actor, DeviceId, Text } from "../types.ts";
 import { NO_INSTRUCTOR, demoState, type HubPermissives, type RobotDemoState, robotRefusals } from "./demo-machine.ts";
 import type { RobotDriver, RobotStatus } from "./driver.ts";
@@ -23,6 +24,8 @@ import { robotDoorRuleId, robotEstopRuleId, robotFaultRuleId, robotRuleIds } fro
 export interface RobotStationConfig {
   id: string;
   name: string;
+  /** Its name in both languages; without it, `name` in both. */
+  label?: Text;
   simulated: boolean;
   /** The hub's approved programs: a start of anything else is refused, whatever the robot offers. */
   catalogue: string[];
@@ -43,7 +46,10 @@ export interface RobotStationPorts {
 
 /** A fault the station holds until its trips are reset. */
 interface Fault {
+  /** For staff, in plain words. */
   reason: Text;
+  /** For the trip's cause (technicians): the same with the robot's own error text, if it gave one. */
+  detail: Text;
   ruleId: string;
 }
 
@@ -53,12 +59,15 @@ const FAULT_SETTLE_MS = 200;
 
 export class RobotStation implements Station {
   readonly kind = "robot" as const;
+  readonly label: Text;
   private stopRequested = false;
   private lastEnd: "stopped" | "done" | null = null;
   private seq = 0;
   private described = false;
   /** Axes in the meta: a robot that cannot report where its joints are (a Firmata arm before it first moves) has none yet. */
   private describedAxes = 0;
+  /** The firmware in the meta: described again once the robot names it (a Firmata arm does after its handshake). */
+  private describedFirmware = "";
   private timer: Timer | null = null;
   private lastProgram: string | null = null;
   private fault: Fault | null = null;
@@ -71,6 +80,7 @@ export class RobotStation implements Station {
     private readonly driver: RobotDriver,
     private readonly ports: RobotStationPorts,
   ) {
+    this.label = config.label ?? bilingualName(config.name);
     driver.onStatus((s) => this.onStatus(s));
   }
 
@@ -97,11 +107,11 @@ export class RobotStation implements Station {
 
   demo(): { state: RobotDemoState; reason: Text } {
     if (this.fault !== null) return { state: "faulted", reason: this.faultReason(this.fault) };
-    return demoState(this.driver.status, this.ports.permissives(), this.stopRequested, this.lastEnd);
+    return demoState(this.driver.status, this.ports.permissives(), this.stopRequested, this.lastEnd, this.label);
   }
 
   refusals(): Text[] {
-    const r = robotRefusals(this.driver.status);
+    const r = robotRefusals(this.driver.status, this.label);
     if (this.fault !== null) r.unshift(this.faultReason(this.fault));
     // A robot moves only with an instructor at the station: a visit open to it.
     if (!this.ports.permissives().instructorPresent) r.push(NO_INSTRUCTOR);
@@ -124,13 +134,10 @@ export class RobotStation implements Station {
   async start(program: string, _actor: Actor): Promise<void> {
     const refusals = this.refusals();
     if (refusals.length > 0) {
-      throw HubError.because("INTERLOCK_TRIPPED", {
-        nl: `${this.config.name} mag niet starten: ${refusals.map((r) => r.nl).join("; ")}`,
-        en: `${this.config.name} may not start: ${refusals.map((r) => r.en).join("; ")}`,
-      });
+      throw HubError.because("INTERLOCK_TRIPPED", text("station.mayNotStart", { station: this.label, reasons: sentences(refusals) }));
     }
     if (!this.driver.programs().includes(program)) {
-      throw HubError.because("REQUEST_INVALID", { nl: `de robot kent het programma "${program}" niet`, en: `the robot does not offer the program "${program}"` });
+      throw HubError.because("REQUEST_INVALID", text("robot.unknownProgram", { robot: this.label, program }));
     }
     this.stopRequested = false;
     this.lastEnd = null;
@@ -157,6 +164,7 @@ export class RobotStation implements Station {
       id: this.config.id,
       kind: "robot",
       name: this.config.name,
+      label: this.label,
       simulated: this.config.simulated,
       state,
       stateReason: d.reason,
@@ -168,7 +176,7 @@ export class RobotStation implements Station {
   }
 
   private faultReason(f: Fault): Text {
-    return { nl: `${f.reason.nl}; wacht op een reset`, en: `${f.reason.en}; waiting for a reset` };
+    return text("station.waitingForReset", { reason: f.reason });
   }
 
   /** Whether this status may begin a fault: what to classify once the robot's reports have settled. */
@@ -179,6 +187,10 @@ export class RobotStation implements Station {
     // fault of the demo; during a program it is one (the rule latches it, whatever the timing).
     if (s.protectiveStop && prev?.protectiveStop !== true && wasRunning) return true;
     if (s.emergencyStop && prev?.emergencyStop !== true) return true;
+    // A program that ended neither done nor asked to stop: its cause (the door, a protective stop)
+    // may be reported after the end (an OPC UA cell's notifications arrive one by one, in any
+    // order on a busy machine), so classify once the reports have settled.
+    if (wasRunning && (s.programState === "stopped" || s.programState === "idle") && !this.stopRequested) return true;
     return wasRunning && (!s.connected || !s.doorClosed);
   }
 
@@ -189,13 +201,14 @@ export class RobotStation implements Station {
    */
   private classify(s: RobotStatus, wasRunning: boolean): Fault | null {
     const id = this.config.id;
-    const why = s.error ?? null;
-    const tail = (t: Text): Text => (why === null ? t : { nl: `${t.nl} (${why})`, en: `${t.en} (${why})` });
-    if (!s.connected) return wasRunning ? { ruleId: robotEstopRuleId(id), reason: tail({ nl: "verbinding met de robot verloren tijdens het programma", en: "connection to the robot lost during the program" }) } : null;
-    if (s.emergencyStop) return { ruleId: robotEstopRuleId(id), reason: { nl: "noodstop van de robot ingedrukt", en: "the robot's emergency stop was pressed" } };
-    if (!s.doorClosed && (wasRunning || s.protectiveStop || s.programState === "error")) return { ruleId: robotDoorRuleId(id), reason: tail({ nl: "gestopt: de deur ging open tijdens het programma", en: "stopped: the door opened during the program" }) };
-    if (s.protectiveStop) return { ruleId: robotFaultRuleId(id), reason: tail({ nl: "beschermende stop", en: "protective stop" }) };
-    if (s.programState === "error") return { ruleId: robotFaultRuleId(id), reason: { nl: `fout in het programma: ${why ?? "?"}`, en: `program error: ${why ?? "?"}` } };
+    const robot = this.label;
+    // The robot's own words (often English, with its internals) are for the technician only.
+    const fault = (ruleId: string, reason: Text): Fault => ({ ruleId, reason, detail: s.error === null ? reason : withDetail(reason, s.error) });
+    if (!s.connected) return wasRunning ? fault(robotEstopRuleId(id), text("robot.fault.connectionLost", { robot })) : null;
+    if (s.emergencyStop) return fault(robotEstopRuleId(id), text("robot.fault.estop", { robot }));
+    if (!s.doorClosed && (wasRunning || s.protectiveStop || s.programState === "error")) return fault(robotDoorRuleId(id), text("robot.fault.door"));
+    if (s.protectiveStop) return fault(robotFaultRuleId(id), text("robot.fault.protectiveStop"));
+    if (s.programState === "error") return fault(robotFaultRuleId(id), text("robot.fault.programError"));
     return null;
   }
 
@@ -206,7 +219,7 @@ export class RobotStation implements Station {
     if (fault === null) return;
     this.fault = fault;
     // The rule latches with what happened; its reset (once the cause has gone) clears this fault.
-    this.ports.trip(fault.ruleId, fault.reason);
+    this.ports.trip(fault.ruleId, fault.detail);
     this.ports.changed();
   }
 
@@ -221,7 +234,7 @@ export class RobotStation implements Station {
     if (!s.connected) {
       this.described = false;
       this.ports.pipeline.ingestRaw(id, "status", "offline");
-    } else if (!this.described || this.axesKnown(s) !== this.describedAxes) {
+    } else if (!this.described || this.axesKnown(s) !== this.describedAxes || this.firmwareName() !== this.describedFirmware) {
       if (!this.described) this.ports.pipeline.ingestRaw(id, "status", "online");
       this.describe();
     }
@@ -245,9 +258,16 @@ export class RobotStation implements Station {
     };
     const axes = this.axesKnown(this.driver.status);
     for (let i = 1; i <= axes; i++) channels[`axis${i}Deg`] = ch("°", -720, 720, `As ${i}`);
-    this.ports.pipeline.describe(this.config.id as DeviceId, { model: "robot", firmware: (this.driver.firmware?.() ?? "-").slice(0, 32), boot: 1, simulated: this.config.simulated, channels, actuators: {} });
+    const firmware = this.firmwareName();
+    this.ports.pipeline.describe(this.config.id as DeviceId, { model: "robot", firmware, boot: 1, simulated: this.config.simulated, channels, actuators: {} });
+    this.describedFirmware = firmware;
     this.described = true;
     this.describedAxes = axes;
+  }
+
+  /** The firmware as the robot names it, for the registry (the same as the station's details say); "-" until known. */
+  private firmwareName(): string {
+    return (this.driver.firmware?.() ?? "-").slice(0, 32);
   }
 
   private axesKnown(s: RobotStatus): number {

@@ -29,17 +29,18 @@ async function setup() {
 const text = (en: string): Text => ({ nl: en, en });
 
 describe("StationRegistry", () => {
-  type VerdictRow = [name: string, refusing: string[], trip: string | null, visitWithout: boolean, reason: RegExp | null];
+  // One sentence per reason, in the rule's own words: never the rule's or the actuator's id, nor the trip's raw detail ("door").
+  type VerdictRow = [name: string, refusing: string[], trip: string | null, visitWithout: boolean, reasons: string[] | null];
   const verdicts: VerdictRow[] = [
     ["nothing refuses", [], null, false, null],
-    ["the station refuses", ["a job is running"], null, false, /^a job is running$/],
-    ["an interlock that forbids cell.start", [], "cell-door", false, /^cell\.start may not start: reason cell-door \(door\)$/],
-    ["the e-stop (forbids everything)", [], ESTOP_ID, false, /^cell\.start may not start: Emergency stop: everything is stopped safely \(emergency stop by juf\)$/],
-    ["a visit it is not open to", [], null, true, /^cell is not open to the visit "class"$/],
-    ["all of them, the station's first", ["not connected", "faulted"], "cell-fault", true, /^not connected; faulted; cell\.start may not start: reason cell-fault \(door\); cell is not open to the visit "class"$/],
+    ["the station refuses", ["A job is running."], null, false, ["A job is running."]],
+    ["an interlock that forbids cell.start", [], "cell-door", false, ["Reason cell-door."]],
+    ["the e-stop (forbids everything)", [], ESTOP_ID, false, ["The emergency stop is active."]],
+    ["a visit it is not open to", [], null, true, ['cell is not part of the visit "class".']],
+    ["all of them, the station's first", ["Not connected.", "Faulted."], "cell-fault", true, ["Not connected.", "Faulted.", "Reason cell-fault.", 'cell is not part of the visit "class".']],
   ];
 
-  it.each(verdicts)("verdict and startProgram agree: %s", async (_name, refusing, trip, visitWithout, reason) => {
+  it.each(verdicts)("verdict and startProgram agree: %s", async (_name, refusing, trip, visitWithout, reasons) => {
     const { site, cell, visits } = await setup();
     cell.refusing = refusing.map(text);
     if (trip === ESTOP_ID) site.service.emergencyStop(juf);
@@ -47,23 +48,33 @@ describe("StationRegistry", () => {
     if (visitWithout) visits.start(juf, { label: "class", stations: ["other"], minutes: 60 });
     const verdict = site.stations.verdict("cell");
     expect(site.stations.view("cell").startable).toEqual(verdict);
-    if (reason === null) {
+    if (reasons === null) {
       expect(verdict).toEqual({ ok: true });
       await expect(site.stations.startProgram("cell", "demo", juf)).resolves.toMatchObject({ id: "cell", startable: { ok: true } });
       expect(cell.started).toEqual(["demo"]);
       return;
     }
     if (verdict.ok) throw new Error("expected a refusal");
-    expect(verdict.reason.en).toMatch(reason);
+    expect(verdict.reasons.map((r) => r.en)).toEqual(reasons);
+    expect(verdict.reason.en).toBe(reasons.join(" "));
+    expect(verdict.reason.nl).toBe(verdict.reasons.map((r) => r.nl).join(" "));
     const error = await rejection(site.stations.startProgram("cell", "demo", juf));
     expect(error).toBeInstanceOf(HubError);
     expect(error).toMatchObject({ code: "INTERLOCK_TRIPPED", reason: verdict.reason, details: { station: "cell" } });
     expect(cell.started).toEqual([]);
   });
 
+  it("says the same sentence once, from whichever source (a robot's own e-stop and its rule)", async () => {
+    const { site, cell } = await setup();
+    const estop = { nl: "De noodstop is actief.", en: "The emergency stop is active." };
+    cell.refusing = [estop];
+    site.service.emergencyStop(juf);
+    expect(site.stations.verdict("cell")).toEqual({ ok: false, reason: estop, reasons: [estop] });
+  });
+
   it("runs only programs from the station's approved catalogue", async () => {
     const { site, cell } = await setup();
-    expect(await rejection(site.stations.startProgram("cell", "rm -rf", juf))).toMatchObject({ code: "REQUEST_INVALID", reason: { en: `"rm -rf" is not in cell's approved catalogue` } });
+    expect(await rejection(site.stations.startProgram("cell", "rm -rf", juf))).toMatchObject({ code: "REQUEST_INVALID", reason: { en: `"rm -rf" is not in cell's approved list.` } });
     expect(await rejection(site.stations.startProgram("nope", "demo", juf))).toMatchObject({ code: "NOT_FOUND" });
     expect(cell.started).toEqual([]);
   });

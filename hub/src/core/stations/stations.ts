@@ -15,6 +15,7 @@ import type { Permits } from "../actuators/keeper.ts";
 import type { Bus } from "../bus.ts";
 import { HubError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import { sentences, text } from "../texts/texts.ts";
 import type { Actor, DeviceId, Text } from "../types.ts";
 
 export type StationKind = "printer" | "robot";
@@ -34,15 +35,21 @@ export interface StationView {
   id: string;
   kind: StationKind;
   name: string;
+  /** Its name in both languages (the config's `name` and `nameEn`). */
+  label: Text;
   simulated: boolean;
   state: StationState;
-  /** Why it is in this state, for people: "Printing demo-cube", "halted: Thermal Runaway". */
+  /** Why it is in this state, for people, in plain words: "Print demo-cube.", "Gestopt met de noodstop". Raw errors are in `details`. */
   stateReason: Text;
   program: string | null;
   progress: StationProgress | null;
   catalogue: string[];
-  /** Whether a start would pass its permissives now, and if not, why. */
-  startable: { ok: true } | { ok: false; reason: Text };
+  /**
+   * Whether a start would pass its permissives now, and if not, why: `reasons`, one sentence each
+   * for staff ("De deur van Printer 2 staat open.", "De noodstop is actief."), without ids or raw
+   * values; `reason`, those sentences one after another.
+   */
+  startable: { ok: true } | { ok: false; reason: Text; reasons: Text[] };
   /** Kind-specific details (temperatures, link statistics, firmware, axes). */
   details: Record<string, unknown>;
 }
@@ -52,6 +59,8 @@ export type StationAction = "pause" | "resume" | "stop" | "estop";
 export interface Station {
   readonly id: string;
   readonly kind: StationKind;
+  /** Its name in both languages. */
+  readonly label: Text;
   /** The view without `startable`, which the registry adds. */
   view(): Omit<StationView, "startable">;
   catalogue(): string[];
@@ -80,8 +89,8 @@ export interface StationRegistryContext {
   logger: Logger;
   /** The interlocks' permissives (`<station>.start`). */
   permits: Permits & { normal(ruleId: string): boolean };
-  /** Further conditions on every start (a visit open to the station): each returns why not, or null. */
-  gates: ReadonlyArray<(id: string) => Text | null>;
+  /** Further conditions on every start (a visit open to the station): each returns why not, or null. `label`: the station's name. */
+  gates: ReadonlyArray<(id: string, label: Text) => Text | null>;
 }
 
 /** The emergency stop's rule id (core/interlock/service.ts ESTOP_ID). */
@@ -140,7 +149,7 @@ export class StationRegistry {
   async startProgram(id: string, program: string, actor: Actor): Promise<StationView> {
     const station = this.get(id);
     if (!station.catalogue().includes(program)) {
-      throw HubError.because("REQUEST_INVALID", { nl: `"${program}" staat niet in de goedgekeurde lijst van ${id}`, en: `"${program}" is not in ${id}'s approved catalogue` });
+      throw HubError.because("REQUEST_INVALID", text("station.notInCatalogue", { program, station: station.label }));
     }
     const verdict = this.verdict(id);
     if (!verdict.ok) throw HubError.because("INTERLOCK_TRIPPED", verdict.reason, { station: id });
@@ -174,12 +183,14 @@ export class StationRegistry {
     const station = this.get(id);
     const reasons: Text[] = [...station.refusals()];
     const permit = this.ctx.permits.check(id as DeviceId, "start", 1);
-    if (!permit.allowed) reasons.push(permit.reason);
+    if (!permit.allowed) reasons.push(...permit.reasons);
     for (const gate of this.ctx.gates) {
-      const why = gate(id);
+      const why = gate(id, station.label);
       if (why !== null) reasons.push(why);
     }
-    if (reasons.length === 0) return { ok: true };
-    return { ok: false, reason: { nl: reasons.map((r) => r.nl).join("; "), en: reasons.map((r) => r.en).join("; ") } };
+    // The same sentence from two sources (the robot's own e-stop and its rule) is said once.
+    const unique = reasons.filter((r, i) => reasons.findIndex((o) => o.nl === r.nl && o.en === r.en) === i);
+    if (unique.length === 0) return { ok: true };
+    return { ok: false, reason: sentences(unique), reasons: unique };
   }
 }

@@ -22,6 +22,7 @@ import { Registry } from "../registry/registry.ts";
 import type { Station, StationAction, StationView } from "../stations/stations.ts";
 import { StationRegistry } from "../stations/stations.ts";
 import { TelemetryPipeline } from "../telemetry/pipeline.ts";
+import { text, verbatim } from "../texts/texts.ts";
 import { type Actor, asDeviceId, type DeviceId, type DeviceKind, type Text } from "../types.ts";
 
 export const tech: Actor = { name: "tech", role: "technician" };
@@ -193,13 +194,17 @@ export class FakeStation implements Station {
   /** Called when a start reaches the station, before it records it. */
   onStart: () => void = () => {};
 
+  readonly label: Text;
+
   constructor(
     readonly id: string,
     private readonly rules: string[] = [],
-  ) {}
+  ) {
+    this.label = verbatim(id);
+  }
 
   view(): Omit<StationView, "startable"> {
-    return { id: this.id, kind: "robot", name: this.id, simulated: true, state: "idle", stateReason: { nl: "klaar", en: "ready" }, program: null, progress: null, catalogue: this.catalogue(), details: {} };
+    return { id: this.id, kind: "robot", name: this.id, label: this.label, simulated: true, state: "idle", stateReason: text("robot.state.ready"), program: null, progress: null, catalogue: this.catalogue(), details: {} };
   }
 
   catalogue(): string[] {
@@ -239,9 +244,9 @@ export interface SiteOptions {
   rules?: EngineRule[];
   safety?: SafetyConfig;
   /** Devices beyond those of METAS, or instead of them. */
-  devices?: Array<{ id: string; kind?: DeviceKind }>;
+  devices?: Array<{ id: string; kind?: DeviceKind; label?: Text; labels?: Record<string, Text> }>;
   stations?: Station[];
-  gates?: Array<(id: string) => Text | null>;
+  gates?: Array<(id: string, label: Text) => Text | null>;
   ackTimeoutMs?: number;
   store?: MemoryInterlockStore;
   /** How often the registry judges freshness (the hub sweeps every 250 ms). */
@@ -257,8 +262,8 @@ export async function flush(): Promise<void> {
 export function buildSite(options: SiteOptions = {}) {
   const clock = options.clock ?? new ManualClock();
   const bus = new Bus(silentLogger);
-  const wanted: Array<{ id: string; kind?: DeviceKind }> = options.devices ?? Object.keys(METAS).map((id) => ({ id }));
-  const declared = wanted.map((d) => ({ id: asDeviceId(d.id), kind: d.kind ?? ("mqtt" as const), name: d.id, simulated: false }));
+  const wanted: NonNullable<SiteOptions["devices"]> = options.devices ?? Object.keys(METAS).map((id) => ({ id }));
+  const declared = wanted.map((d) => ({ id: asDeviceId(d.id), kind: d.kind ?? ("mqtt" as const), name: d.id, simulated: false, ...(d.label !== undefined ? { label: d.label } : {}), ...(d.labels !== undefined ? { labels: d.labels } : {}) }));
   const registry = new Registry({ clock, bus }, declared);
   const pipeline = new TelemetryPipeline({ clock, bus, registry }, { maxMessagesPerS: 1_000_000, maxDeviceMessagesPerS: 1_000_000 });
   const devices = new FakeDevices(clock, (id, ack) => pipeline.ingest(id, "ack", ack));

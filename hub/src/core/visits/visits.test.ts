@@ -41,13 +41,15 @@ describe("VisitService", () => {
     ["printer-2", false, false, null],
     ["robot-arm", true, true, null],
     ["printer-1", true, true, null],
-    ["printer-2", true, false, 'printer-2 is not open to the visit "Groep 7, De Regenboog"'],
+    ["printer-2", true, false, 'printer-2 is not part of the visit "Groep 7, De Regenboog".'],
   ] as const)("%s with a visit running: %s -> present %s, blocked: %s", (station, visit, present, blocks) => {
     const { visits } = setup();
     if (visit) visits.start(juf, params);
     expect(visits.present(station)).toBe(present);
     expect(visits.blocks(station)?.en ?? null).toBe(blocks);
-    if (blocks !== null) expect(visits.blocks(station)?.nl).toBe('printer-2 hoort niet bij het bezoek "Groep 7, De Regenboog"');
+    if (blocks !== null) expect(visits.blocks(station)?.nl).toBe('printer-2 hoort niet bij het bezoek "Groep 7, De Regenboog".');
+    // With the station's name, people read that instead of its id.
+    if (blocks !== null) expect(visits.blocks(station, { nl: "Printer 2", en: "Printer two" })?.en).toBe('Printer two is not part of the visit "Groep 7, De Regenboog".');
   });
 
   it("ends the visit when its time is up, exactly then, and calls the hook once", async () => {

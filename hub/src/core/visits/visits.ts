@@ -7,6 +7,7 @@
  */
 import type { Clock, Timer } from "../clock.ts";
 import { HubError } from "../errors.ts";
+import { text } from "../texts/texts.ts";
 import type { Actor, Text } from "../types.ts";
 
 export interface Visit {
@@ -75,10 +76,10 @@ export class VisitService {
     return this.current !== null && this.current.stations.includes(station);
   }
 
-  /** Null if the station may start as far as the visit goes; else why not. */
-  blocks(station: string): Text | null {
+  /** Null if the station may start as far as the visit goes; else why not. `label`: how people know the station. */
+  blocks(station: string, label?: Text): Text | null {
     if (this.current === null || this.current.stations.includes(station)) return null;
-    return { nl: `${station} hoort niet bij het bezoek "${this.current.label}"`, en: `${station} is not open to the visit "${this.current.label}"` };
+    return text("station.notInVisit", { station: label ?? station, visit: this.current.label });
   }
 
   stop(): void {
