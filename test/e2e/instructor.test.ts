@@ -139,6 +139,12 @@ describe("instructor console", () => {
     const leak = page.locator('[data-interlock="water-leak"]');
     expect(await leak.locator(".il-roles").textContent()).toBe("Alleen een technicus mag dit resetten.");
     expect(await leak.locator('[data-testid="reset-water-leak"]').isHidden()).toBe(true);
+    // The open alarm says what happened and names the rule, without its id or the raw reading.
+    const alarm = page.locator('[data-testid="alarms"] [data-alarm="interlock:water-leak"]');
+    await expect.poll(() => alarm.count(), { timeout: 10_000 }).toBe(1);
+    const alarmText = await alarm.innerText();
+    expect(alarmText).toContain("Pomp uit en kraan dicht: lekkage gedetecteerd");
+    expect(alarmText).not.toMatch(/water\.leak|= 1|water-leak/);
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: path.join(ARTIFACTS, "instructor.png"), fullPage: true });
     expect((await demo.command(tech, "sim.leak", { on: false })).ok).toBe(true);

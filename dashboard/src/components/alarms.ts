@@ -9,7 +9,7 @@ import { runCommand } from "../core/commands.ts";
 import { h, replaceIfChanged, setText, syncList } from "../core/dom.ts";
 import { dateTime } from "../core/format.ts";
 import { token } from "../core/session.ts";
-import { lang, t, tx } from "../i18n/index.ts";
+import { lang, nameOf, t, tx } from "../i18n/index.ts";
 import { icon, type IconName } from "./icons.ts";
 import { errorText, resultLine } from "./notice.ts";
 
@@ -25,7 +25,28 @@ export function sortAlarms(list: Iterable<Alarm>): Alarm[] {
   return [...list].sort((a, b) => Number(isOpen(b)) - Number(isOpen(a)) || RANK[a.severity] - RANK[b.severity] || b.lastAt - a.lastAt);
 }
 
-export function alarmPanel(live: LiveStore, opts: { openOnly: boolean }): { el: HTMLElement; update(): void; refresh(): Promise<void> } {
+/**
+ * `people`: the instructor's console, which names what an alarm is about and says what happened
+ * without ids or raw values (`water.leak = 1` stays with the technician, who sees both).
+ */
+export function alarmPanel(live: LiveStore, opts: { openOnly: boolean; people?: boolean }): { el: HTMLElement; update(): void; refresh(): Promise<void> } {
+  const people = opts.people === true;
+  const rule = (a: Alarm) => (a.key.startsWith("interlock:") ? live.interlocks().find((i) => i.id === a.source) : undefined);
+  /** What the alarm is about, by name: an interlock's name, a device's label, else (staff) its id. */
+  const about = (a: Alarm): string => {
+    const il = live.interlocks().find((i) => i.id === a.source);
+    const d = live.device(a.source);
+    const name = il !== undefined ? tx(il.name) : d !== undefined ? (d.label !== undefined ? tx(d.label) : nameOf(d.id, d.name)) : null;
+    if (people) return name ?? "";
+    return name === null || name === a.source ? a.source : `${name} (${a.source})`;
+  };
+  /** A trip on the rule's own condition reads "{reason}: {raw detail}": people get the reason alone. */
+  const message = (a: Alarm): string => {
+    const said = tx(a.message);
+    const il = people ? rule(a) : undefined;
+    const reason = il === undefined ? "" : tx(il.reason);
+    return reason !== "" && said.startsWith(`${reason}: `) ? reason : said;
+  };
   const list = h("ul", { class: "alarm-list", "data-testid": "alarms" });
   const empty = h("p", { class: "muted alarm-empty" });
   const status = h("p", { class: "load-status", role: "status" });
@@ -73,10 +94,11 @@ export function alarmPanel(live: LiveStore, opts: { openOnly: boolean }): { el: 
     row.dataset.acknowledged = String(a.acknowledged);
     replaceIfChanged(row.querySelector(".sev-icon") as HTMLElement, a.severity, () => icon(SEVERITY_ICON[a.severity]));
     setText(row.querySelector(".sev"), t(`severity.${a.severity}`));
-    setText(row.querySelector(".alarm-msg"), tx(a.message));
+    setText(row.querySelector(".alarm-msg"), message(a));
     setText(row.querySelector(".alarm-state"), a.active ? t("alarm.active") : t("alarm.cleared"));
     const times = a.count > 1 ? ` · ${t("alarm.count", { n: a.count })}` : "";
-    setText(row.querySelector(".alarm-meta"), `${a.source} · ${t("alarm.first", { time: dateTime(a.firstAt) })}${a.lastAt !== a.firstAt ? ` · ${t("alarm.last", { time: dateTime(a.lastAt) })}` : ""}${times}${a.clearedAt ? ` · ${t("alarm.clearedAt", { time: dateTime(a.clearedAt) })}` : ""}`);
+    const what = about(a);
+    setText(row.querySelector(".alarm-meta"), `${what === "" ? "" : `${what} · `}${t("alarm.first", { time: dateTime(a.firstAt) })}${a.lastAt !== a.firstAt ? ` · ${t("alarm.last", { time: dateTime(a.lastAt) })}` : ""}${times}${a.clearedAt ? ` · ${t("alarm.clearedAt", { time: dateTime(a.clearedAt) })}` : ""}`);
     setText(
       row.querySelector(".alarm-ack"),
       a.acknowledged ? `${t("alarm.ackedBy", { name: a.ackedBy ?? "?", time: a.ackedAt ? dateTime(a.ackedAt) : "" })}${a.comment ? ` · “${a.comment}”` : ""}` : t("alarm.notAcked"),

@@ -67,7 +67,7 @@ function consoleView(main: HTMLElement, ctx: AppContext): Unmount {
   const loadStatus = h("p", { class: "load-status", role: "status" });
   const noStations = h("p", { class: "muted", hidden: true }, t("station.none"));
   const interlocks = interlockPanel(live, { abnormalOnly: true, names: (ref) => refName(live, ref), say: (text) => plain(live, text) });
-  const alarms = alarmPanel(live, { openOnly: true });
+  const alarms = alarmPanel(live, { openOnly: true, people: true });
   const visit = visitCard(live);
   visit.el.hidden = true;
   const installation = installationPanel(live);
