@@ -13,30 +13,23 @@ import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ARTIFACTS, launchBrowser, type TestBrowser } from "../support/browser.ts";
 import { bootDemoHub, watchPage, type DemoHub, type PageWatch } from "../support/demo-hub.ts";
+import { formatProblem, kioskMinFontPx, layoutProblems, SCREEN_SIZES, type ScreenSize } from "../support/layout.ts";
 
-const SIZES = [
-  { width: 1920, height: 1080 },
-  { width: 1366, height: 768 },
-  { width: 1080, height: 1920 },
-  { width: 768, height: 1024 },
-] as const;
+const SIZES = SCREEN_SIZES;
 const VIEWS = ["flow", "house", "today"] as const;
-const MIN_TEXT_PX = 24;
 const MIN_NUMBER_PX = 64;
 
 interface Measure {
   scale: number;
-  small: string[];
   smallNumbers: string[];
   overflow: string[];
   texts: number;
 }
 
 /** Runs in the page: every visible text's drawn size, the key numbers, and what overflows. */
-function measure(args: { minText: number; minNumber: number }): Measure {
+function measure(args: { minNumber: number }): Measure {
   const scale = Math.min(innerWidth, innerHeight) / 1080;
   const app = document.getElementById("app");
-  const small: string[] = [];
   const smallNumbers: string[] = [];
   const overflow: string[] = [];
   let texts = 0;
@@ -53,15 +46,13 @@ function measure(args: { minText: number; minNumber: number }): Measure {
     return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== "hidden" && el.checkVisibility({ opacityProperty: false });
   };
   const name = (el: Element): string => `${el.tagName.toLowerCase()}.${[...el.classList].join(".")} "${(el.textContent ?? "").trim().slice(0, 40)}"`;
-  if (app === null) return { scale, small: ["no #app"], smallNumbers, overflow, texts };
+  if (app === null) return { scale, smallNumbers, overflow: ["no #app"], texts };
   const walker = document.createTreeWalker(app, NodeFilter.SHOW_TEXT);
   for (let n = walker.nextNode(); n !== null; n = walker.nextNode()) {
     const text = (n.textContent ?? "").trim();
     const el = n.parentElement;
     if (text === "" || el === null || !visible(el) || el.closest("desc, title") !== null) continue;
     texts += 1;
-    const px = parseFloat(getComputedStyle(el).fontSize) * drawnScale(el);
-    if (px < args.minText * scale - 0.5) small.push(`${name(el)}: ${px.toFixed(1)} px`);
     // Text outside the viewport is cut off by the screen's edge.
     const range = document.createRange();
     range.selectNodeContents(n);
@@ -74,16 +65,9 @@ function measure(args: { minText: number; minNumber: number }): Measure {
     const px = parseFloat(getComputedStyle(el).fontSize) * drawnScale(el);
     if (px < args.minNumber * scale - 0.5) smallNumbers.push(`${name(el)}: ${px.toFixed(1)} px`);
   }
-  // A box that clips (overflow hidden/auto) must not hold more than it shows.
-  for (const el of app.querySelectorAll("*")) {
-    if (!(el instanceof HTMLElement) || !visible(el)) continue;
-    const cs = getComputedStyle(el);
-    if (cs.overflowX !== "visible" && el.scrollWidth > el.clientWidth + 1) overflow.push(`clipped x ${el.scrollWidth}>${el.clientWidth}: ${name(el)}`);
-    if (cs.overflowY !== "visible" && el.scrollHeight > el.clientHeight + 1) overflow.push(`clipped y ${el.scrollHeight}>${el.clientHeight}: ${name(el)}`);
-  }
   const doc = document.documentElement;
   if (doc.scrollWidth > innerWidth + 1 || doc.scrollHeight > innerHeight + 1) overflow.push(`page ${doc.scrollWidth}x${doc.scrollHeight} > ${innerWidth}x${innerHeight}`);
-  return { scale, small, smallNumbers, overflow, texts };
+  return { scale, smallNumbers, overflow, texts };
 }
 
 describe("kiosk at four screen sizes", () => {
@@ -99,14 +83,16 @@ describe("kiosk at four screen sizes", () => {
     await demo?.close();
   });
 
-  const check = async (page: Page, label: string) => {
+  /** The shared layout checks (small text, clipped boxes, sideways scroll) plus the kiosk's own. */
+  const check = async (page: Page, size: ScreenSize, label: string) => {
     await page.screenshot({ path: path.join(ARTIFACTS, `${label}.png`) });
-    const m = await page.evaluate(measure, { minText: MIN_TEXT_PX, minNumber: MIN_NUMBER_PX });
+    const m = await page.evaluate(measure, { minNumber: MIN_NUMBER_PX });
     expect(m.texts, label).toBeGreaterThan(5);
-    expect({ label, small: m.small, smallNumbers: m.smallNumbers, overflow: m.overflow }).toEqual({ label, small: [], smallNumbers: [], overflow: [] });
+    const layout = (await layoutProblems(page, kioskMinFontPx(size))).map(formatProblem);
+    expect({ label, layout, smallNumbers: m.smallNumbers, overflow: m.overflow }).toEqual({ label, layout: [], smallNumbers: [], overflow: [] });
   };
 
-  const openAt = async (size: { width: number; height: number }, view: string) => {
+  const openAt = async (size: ScreenSize, view: string) => {
     const page = await tb.browser.newPage({ viewport: size, locale: "nl-NL", reducedMotion: "reduce" });
     watches.push(watchPage(page, demo.url));
     await page.goto(`${demo.url}/#/?view=${view}`);
@@ -129,7 +115,7 @@ describe("kiosk at four screen sizes", () => {
     const page = await openAt(size, "flow");
     for (const view of VIEWS) {
       await show(page, view);
-      await check(page, view === "flow" ? `kiosk-${size.width}x${size.height}` : `kiosk-${size.width}x${size.height}-${view}`);
+      await check(page, size, view === "flow" ? `kiosk-${size.width}x${size.height}` : `kiosk-${size.width}x${size.height}-${view}`);
     }
     await page.close();
   });
@@ -138,10 +124,11 @@ describe("kiosk at four screen sizes", () => {
     const pages = await Promise.all(SIZES.map((s) => openAt(s, "flow")));
     const tech = await demo.login("technicus", "technician");
     expect((await demo.command(tech, "sim.leak", { on: true })).ok).toBe(true);
-    for (const [i, page] of pages.entries()) {
-      const size = SIZES[i] ?? SIZES[0];
+    for (const [i, size] of SIZES.entries()) {
+      const page = pages[i];
+      if (page === undefined) throw new Error(`no page for ${size.width}x${size.height}`);
       await expect.poll(() => page.locator('[data-testid="why"]').innerText(), { timeout: 15_000 }).toContain("Er lekt water");
-      await check(page, `kiosk-${size.width}x${size.height}-why`);
+      await check(page, size, `kiosk-${size.width}x${size.height}-why`);
     }
     expect((await demo.command(tech, "sim.leak", { on: false })).ok).toBe(true);
   });
