@@ -253,6 +253,10 @@ async function assemble(config: Readonly<HubConfig>, clock: Clock, logger: Logge
       return { instructorPresent: visits.present(id), interlock: verdict.allowed ? null : verdict.reason };
     },
     trip,
+    enforced: (id: string, why: { nl: string; en: string }) => {
+      logger.warn({ station: id, why: why.en }, "robot reported running while the hub forbids it: halted");
+      audit.append({ at: clock.now(), actor: HUB_ACTOR, action: "station.halted", target: id, result: "ok", reason: `running while not allowed: ${why.en}` });
+    },
   };
   const robots: RobotStation[] = [...buildOpcuaRobots(config, robotWiring), ...buildFirmataRobots(config, robotWiring)];
   for (const robot of robots) stations.add(robot);

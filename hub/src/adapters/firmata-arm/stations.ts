@@ -31,7 +31,7 @@ export function buildFirmataRobots(config: Readonly<HubConfig>, w: Omit<RobotWir
           note: text("robot.firmataNote"),
         },
         driver,
-        { clock: w.clock, pipeline: w.pipeline, changed: () => w.changed(r.id), permissives: () => w.permissives(r.id), trip: w.trip },
+        { clock: w.clock, pipeline: w.pipeline, changed: () => w.changed(r.id), permissives: () => w.permissives(r.id), trip: w.trip, onEnforced: (why) => w.enforced(r.id, why) },
       );
     });
 }

@@ -24,6 +24,8 @@ export interface RobotWiring {
   permissives: (id: string) => HubPermissives;
   /** Trips one of a robot station's latched interlocks. */
   trip: (ruleId: string, detail: Text) => void;
+  /** A robot ran while the hub forbade it and was halted: for the audit. */
+  enforced: (id: string, why: Text) => void;
 }
 
 export function buildOpcuaRobots(config: Readonly<HubConfig>, w: RobotWiring): RobotStation[] {
@@ -48,6 +50,7 @@ export function buildOpcuaRobots(config: Readonly<HubConfig>, w: RobotWiring): R
         changed: () => w.changed(r.id),
         permissives: () => w.permissives(r.id),
         trip: w.trip,
+        onEnforced: (why) => w.enforced(r.id, why),
       });
     });
 }

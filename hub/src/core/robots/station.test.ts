@@ -39,6 +39,11 @@ class FakeRobot implements RobotDriver {
     return Promise.resolve();
   }
   halt(): Promise<void> {
+    // Like any real robot: nothing reaches it without a connection.
+    if (!this.status.connected) {
+      this.calls.push("halt (no connection)");
+      return Promise.reject(new HubError("DEVICE_OFFLINE", "no connection"));
+    }
     this.calls.push("halt");
     this.update({ programState: "stopped" });
     return Promise.resolve();
@@ -192,6 +197,43 @@ describe("RobotStation", () => {
     await site.advance(500);
     expect(statuses(site)).toEqual({ estop: "normal", "arm-door": "normal", "arm-estop": "normal", "arm-fault": "normal" });
     expect(site.stations.view("arm").state).not.toBe("faulted");
+  });
+
+  it("a robot lost mid-program that ran on is halted once it is back: the latched trip holds, and the reset starts nothing", async () => {
+    const { site, driver, robot } = await setup();
+    await site.stations.startProgram("arm", "wave", juf);
+    await site.advance(500);
+    // The connection goes; the robot (no watchdog of its own) keeps running its program.
+    driver.update({ connected: false });
+    await site.advance(200);
+    expect(site.service.view("arm-estop")).toMatchObject({ status: "tripped", latched: true });
+    expect(driver.calls.filter((c) => c === "halt")).toEqual([]);
+    driver.calls.length = 0;
+    // Back, still running: halted at once, without anyone asking.
+    driver.update({ connected: true, programState: "running" });
+    expect(driver.calls).toEqual(["halt"]);
+    await site.advance(1000);
+    expect(site.stations.view("arm").state).toBe("faulted");
+    // A robot that keeps reporting a program after the halt is halted again, one halt at a time.
+    driver.update({ programState: "running" });
+    await site.advance(0);
+    expect(driver.calls).toEqual(["halt", "halt"]);
+    // A robot that is idle is left alone, and clearing the fault starts nothing.
+    await robot.clearFault();
+    await site.advance(1000);
+    expect(driver.calls).toEqual(["halt", "halt"]);
+  });
+
+  it("a robot found running when its connection comes back, while an interlock forbids a start, is halted (the station held no fault)", async () => {
+    const { site, driver } = await setup();
+    // Lost while idle: no fault of the station's own, but its inputs went stale and their rules latched.
+    driver.update({ connected: false });
+    await site.advance(2000);
+    expect(site.service.view("arm-estop")).toMatchObject({ status: "tripped", latched: true });
+    expect(driver.calls).toEqual([]);
+    // Back, and running (started at the robot's own panel meanwhile): halted.
+    driver.update({ connected: true, programState: "running", program: "wave" });
+    expect(driver.calls).toEqual(["halt"]);
   });
 
   it("clearFault resets the robot's own fault state and starts nothing; start is refused until then", async () => {

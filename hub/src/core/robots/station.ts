@@ -42,6 +42,8 @@ export interface RobotStationPorts {
   permissives: () => HubPermissives;
   /** Trips one of this station's latched interlocks with what happened. */
   trip: (ruleId: string, detail: Text) => void;
+  /** The robot ran while the hub forbade it and was halted (for the log and the audit). */
+  onEnforced?: (why: Text) => void;
 }
 
 /** A fault the station holds until its trips are reset. */
@@ -74,6 +76,8 @@ export class RobotStation implements Station {
   private previous: RobotStatus | null = null;
   /** A fault has begun; it is classified once the robot's reports have settled. */
   private settling: Timer | null = null;
+  /** A halt sent because the robot runs while the hub forbids it (see `enforce`); one at a time. */
+  private enforcing = false;
 
   constructor(
     private readonly config: RobotStationConfig,
@@ -243,8 +247,32 @@ export class RobotStation implements Station {
       else if (s.programState === "done") this.lastEnd = "done";
       this.stopRequested = false;
     }
+    this.enforce(prev, s);
     this.publish();
     this.ports.changed();
+  }
+
+  /**
+   * A robot that reports a running program while its fault is held, or that is found running when
+   * its connection comes back while an interlock forbids a start, is halted. It happens when the hub
+   * lost the robot mid-program (the trip's stop could not reach it) and the robot, without a
+   * watchdog of its own, ran on: once the connection is back, the latched trip holds. (A trip while
+   * connected stops the robot through the trip's own action.) Sent again on later reports while the
+   * robot still runs with its fault held.
+   */
+  private enforce(prev: RobotStatus | null, s: RobotStatus): void {
+    if (this.enforcing || !s.connected || s.programState !== "running") return;
+    const back = prev === null || !prev.connected;
+    const why = this.fault?.reason ?? (back ? this.ports.permissives().interlock : null);
+    if (why === null) return;
+    this.enforcing = true;
+    this.ports.onEnforced?.(why);
+    this.driver
+      .halt()
+      .catch(() => undefined)
+      .finally(() => {
+        this.enforcing = false;
+      });
   }
 
   private describe(): void {
