@@ -1,6 +1,8 @@
 /**
- * Command line: `start` runs the hub (and, if the config enables them, the simulators);
- * `check-config` validates a config file and exits non-zero with every problem listed.
+ * The `tec-hub` command line: `start` runs the hub (and, if the config enables them, the
+ * simulators); `check-config` validates a config file and exits non-zero with every problem listed;
+ * the others each live in `cli/<name>.ts` and are loaded only when asked for, so that a command
+ * that needs no hub machinery starts in a fraction of a second.
  */
 import path from "node:path";
 import { pino } from "pino";
@@ -9,9 +11,19 @@ import { hashSecret } from "./api/auth.ts";
 import { DEFAULT_CONFIG_PATH, loadConfig } from "./config/load.ts";
 import { HubError } from "./core/errors.ts";
 
-function usage(): never {
-  console.error("usage: tec-hub start [config.yaml] | tec-hub check-config [config.yaml] | tec-hub hash-secret < secret");
-  process.exit(2);
+const USAGE = `usage: tec-hub <command> [arguments]
+
+  start [config.yaml]                 run the hub (default config: ${DEFAULT_CONFIG_PATH})
+  check-config [config.yaml]          check a config file; every problem at once
+  hash-secret < secret                an scrypt hash of a password or PIN, for the config
+  add-device --kind mqtt --id <id>    the YAML block and the board's config.h for a new device
+  backup FILE [--config config.yaml]  an online backup of the hub's database into FILE
+  restore FILE [--config config.yaml] put a backup back (refused while a hub runs on that database)
+  help                                this text`;
+
+function usage(code = 2): never {
+  (code === 0 ? console.log : console.error)(USAGE);
+  process.exit(code);
 }
 
 function load(file: string) {
@@ -96,7 +108,15 @@ function checkConfig(file: string): void {
   for (const w of warnings) console.warn(`⚠ ${w}`);
 }
 
-const [command, file = DEFAULT_CONFIG_PATH] = process.argv.slice(2);
+/** Commands that live in their own module: `run(args)` resolves to the exit code. */
+const MODULES: Record<string, () => Promise<{ run: (args: string[]) => Promise<number> }>> = {
+  "add-device": () => import("./cli/add-device.ts"),
+  backup: () => import("./cli/backup.ts").then((m) => ({ run: m.runBackup })),
+  restore: () => import("./cli/backup.ts").then((m) => ({ run: m.runRestore })),
+};
+
+const [command, ...args] = process.argv.slice(2);
+const file = args[0] ?? DEFAULT_CONFIG_PATH;
 switch (command) {
   case "hash-secret": {
     // The secret comes from stdin, so it stays out of the shell history.
@@ -105,7 +125,7 @@ switch (command) {
     process.stdin.on("end", () => {
       const plain = Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
       if (plain.length === 0) {
-        console.error("usage: echo -n <secret> | npm run -s hash-secret");
+        console.error("usage: echo -n <secret> | tec-hub hash-secret");
         process.exit(2);
       }
       console.log(hashSecret(plain));
@@ -121,6 +141,20 @@ switch (command) {
   case "check-config":
     checkConfig(file);
     break;
-  default:
-    usage();
+  case "help":
+  case "--help":
+  case "-h":
+    usage(0);
+    break;
+  default: {
+    const load = command === undefined ? undefined : MODULES[command];
+    if (load === undefined) usage();
+    load()
+      .then((m) => m.run(args))
+      .then((code) => process.exit(code))
+      .catch((error: unknown) => {
+        console.error(`✗ ${command}: ${error instanceof HubError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        process.exit(1);
+      });
+  }
 }

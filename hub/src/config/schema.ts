@@ -25,11 +25,38 @@ const partLabels = z
   .record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9]{0,47}$/), z.object({ nl: z.string().min(1).max(80), en: z.string().min(1).max(80) }).strict())
   .default({});
 
+/** Certificate files (PEM). A relative path is relative to the working directory. */
+const TlsFiles = z
+  .object({
+    /** The server's certificate (with any intermediates after it). */
+    cert: z.string().min(1),
+    key: z.string().min(1),
+    /** The CA that signed `cert`, shown to clients that must trust it (the banner prints its path). */
+    ca: z.string().min(1).optional(),
+  })
+  .strict();
+
 const HttpConfig = z
   .object({
     /** Where the dashboard, REST API and live stream listen. */
     host: z.string().default("0.0.0.0"),
     port: port.default(8080),
+    /** HTTPS for the dashboard and API when set; plain HTTP otherwise. */
+    tls: TlsFiles.nullable().default(null),
+  })
+  .strict();
+
+const BrokerTlsConfig = z
+  .object({
+    /** MQTT over TLS; 8883 is its registered port. */
+    port: port.default(8883),
+    /**
+     * The certificate files. Without them the hub makes its own CA and a server certificate under
+     * `<data folder>/tls/` on first start (and keeps them): clients trust `ca.crt` from there.
+     */
+    files: TlsFiles.optional(),
+    /** Names the self-made server certificate is valid for (besides localhost and 127.0.0.1). */
+    hostnames: z.array(z.string().min(1).max(253)).max(16).default([]),
   })
   .strict();
 
@@ -69,6 +96,10 @@ const BrokerConfig = z
     host: z.string().default("0.0.0.0"),
     /** Port of the embedded broker (ignored in external mode). */
     port: port.default(1883),
+    /** Whether the embedded broker also listens without TLS on `port`; false: TLS only (needs `tls`). */
+    plain: z.boolean().default(true),
+    /** MQTT over TLS next to (or, with `plain: false`, instead of) the plain listener; null: off. */
+    tls: BrokerTlsConfig.nullable().default(null),
     /** URL of the external broker, for example `mqtt://127.0.0.1:1883`. */
     url: z.string().url().optional(),
     /** The hub's own account on an external broker. */
@@ -80,6 +111,7 @@ const BrokerConfig = z
   })
   .strict()
   .superRefine((b, ctx) => {
+    if (!b.plain && b.tls === null) ctx.addIssue({ code: "custom", path: ["plain"], message: "plain: false needs tls (the broker would not listen at all)" });
     if (b.mode === "external" && b.url === undefined) {
       ctx.addIssue({ code: "custom", path: ["url"], message: "external mode needs the broker's url" });
     }
@@ -113,6 +145,19 @@ const StorageConfig = z
     walCheckpointMB: z.number().int().min(1).max(4096).default(16),
     /** How often free space and the WAL's size are checked (s). */
     diskCheckS: z.number().int().min(1).max(3600).default(30),
+    /** Online backups of the database on a schedule, the oldest removed beyond `keep`. */
+    backup: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Where backups go; default `<data folder>/backups`. Best on another disk. */
+        folder: z.string().min(1).optional(),
+        /** Hours between backups; the first one this long after the start. */
+        everyH: z.number().min(0.01).max(24 * 31).default(24),
+        /** Backups kept; older ones are removed after a new one succeeded. */
+        keep: z.number().int().min(1).max(1000).default(7),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .refine((s) => s.diskCriticalFreeMB < s.diskLowFreeMB, { path: ["diskCriticalFreeMB"], message: "must be below diskLowFreeMB" });
@@ -290,6 +335,19 @@ const SimulatorsConfig = z
   })
   .strict();
 
+const IntegrationsConfig = z
+  .object({
+    /** Home Assistant MQTT discovery: one sensor entity per channel, retained under `prefix`. */
+    homeAssistant: z
+      .object({
+        enabled: z.boolean().default(false),
+        prefix: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/).default("homeassistant"),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
 export const HubConfig = z
   .object({
     /** Topic segment of this site: `tec/<site>/...`. */
@@ -297,7 +355,7 @@ export const HubConfig = z
     siteName: z.string().min(1).max(120),
     /** Marks the demo config: demo passwords are expected here and nowhere else. */
     demo: z.boolean().default(false),
-    http: HttpConfig.default({ host: "0.0.0.0", port: 8080 }),
+    http: HttpConfig.prefault({}),
     broker: BrokerConfig.prefault({}),
     intake: IntakeConfig.default({ maxMessagesPerS: 150_000, maxDeviceMessagesPerS: 5_000 }),
     storage: StorageConfig.prefault({}),
@@ -311,6 +369,8 @@ export const HubConfig = z
     users: UsersConfig,
     sessions: SessionsConfig,
     simulators: SimulatorsConfig.default({ tinyHouse: { enabled: true, speed: 60, seed: 42, periodMs: 1000 } }),
+    /** Tools people in this field already run, fed by the hub. */
+    integrations: IntegrationsConfig.prefault({}),
   })
   .strict()
   .superRefine(
