@@ -26,6 +26,7 @@ export async function runKiosk(opts: { log: (l: string) => void }): Promise<{ fi
     hub = await spawnHub(path.resolve("config/demo.yaml"), {
       TEC_HTTP_PORT: "0",
       TEC_MQTT_PORT: "0",
+      TEC_MQTTS_PORT: "0",
       TEC_OPCUA_PORT: String(await freePort()),
       TEC_DB_PATH: path.join(dir, "demo.db"),
     });

@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark of the hub, printing its figures. Options:
- *   --only ingest|ingest-mosquitto|reaction|robot-estop|printer|serial-board|kiosk|dashboards|fleet   run one suite
+ *   --only ingest|ingest-mosquitto|reaction|robot-estop|printer|serial-board|kiosk|dashboards|fleet|startup   run one suite
  *   --quick                          shorter steps (a smoke run; figures are noisier)
  * TEC_BENCH_PROFILE_DIR=<folder>     fleet: write a CPU profile of the hub restarted for the connect storm
  */
@@ -11,6 +11,7 @@ import { runFleet } from "./fleet.ts";
 import { runRobotEstop } from "./robot-estop.ts";
 import { runDashboards, runKiosk } from "./dashboard.ts";
 import { runPrinterStream, runSerialBoard } from "./serial-wire.ts";
+import { runStartup } from "./startup.ts";
 
 const args = process.argv.slice(2);
 const only = args.includes("--only") ? args[args.indexOf("--only") + 1] : undefined;
@@ -59,6 +60,12 @@ async function main(): Promise<void> {
   if (only === undefined || only === "robot-estop") {
     const r = await runRobotEstop({ stops: quick ? 10 : 50, log });
     log(`=> robot e-stop confirmed by the hub: p50 ${r.hubP50.toFixed(1)} ms, p99 ${r.hubP99.toFixed(1)} ms\n`);
+  }
+  if (only === undefined || only === "startup") {
+    log("startup: the compiled hub (npm run build), spawned as the service runs it");
+    const r = await runStartup({ runs: quick ? 1 : 3, log });
+    const met = r.demo.firstAnswerMs < 3000 && (r.demo.rssMB ?? Infinity) < 250;
+    log(`=> start to first REST answer: full demo ${r.demo.firstAnswerMs.toFixed(0)} ms, RSS ${r.demo.rssMB?.toFixed(0) ?? "?"} MB: ${met ? "MET" : "NOT MET"} (< 3 s, < 250 MB); hub alone ${r.hubOnly.firstAnswerMs.toFixed(0)} ms, RSS ${r.hubOnly.rssMB?.toFixed(0) ?? "?"} MB\n`);
   }
   if (only === undefined || only === "fleet") {
     const r = await runFleet({ devices: 2000, ratePerDevice: 10, steadyS: quick ? 10 : 30, idleDevices: 10_000, idleHoldS: quick ? 15 : 60, profileDir: process.env.TEC_BENCH_PROFILE_DIR, log });

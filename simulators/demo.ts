@@ -69,7 +69,6 @@ export async function startDemoHardware(config: Readonly<HubConfig>, dataDir: st
   const arms = new Map<string, FirmataBoardHandle>();
   const notes: string[] = [];
   let socat = true;
-  const devices = [];
   const tryPty = async (): Promise<PtyPair | null> => {
     if (!socat) return null;
     try {
@@ -77,45 +76,60 @@ export async function startDemoHardware(config: Readonly<HubConfig>, dataDir: st
       ptys.push(pty);
       return pty;
     } catch {
+      if (!socat) return null;
       socat = false;
       notes.push("socat is not installed: simulated printers, serial boards and Firmata arms talk over TCP instead of a pseudo-terminal (apt-get install socat for the real serial path)");
       return null;
     }
   };
-  for (const d of config.devices) {
-    if (d.kind === "serial" && d.url.startsWith("sim:")) {
-      const pty = await tryPty();
-      const board = new SerialBoardSim(pty !== null ? { pty } : { tcpPort: 0 });
-      await board.start();
-      boards.set(d.id, board);
-      devices.push({ ...d, url: board.url });
-      continue;
-    }
-    if (d.kind === "printer" && d.url.startsWith("sim:")) {
-      const pty = await tryPty();
-      const sim = await startPrinterSim({ ...(pty !== null ? { pty } : { tcpPort: 0 }), speedFactor: 10, heatFactor: 5, name: d.name, seed: printers.size + 1 });
-      printers.set(d.id, sim);
-      devices.push({ ...d, url: sim.url });
-      continue;
-    }
-    if (d.kind === "robot-opcua" && d.endpoint.startsWith("sim:")) {
-      // 4841, next to the hub's own 4840, when free; tests ask for any free port (0).
-      const port = options.cellPort === 0 ? 0 : await someFreePort(options.cellPort ?? 4841);
-      const cell = await startRobotCell({ port, name: d.cell, armName: d.arm, certificateFolder: path.join(dataDir, `${d.id}-pki`), initialMode: OperationalMode.AUTOMATIC });
-      cells.set(d.id, cell);
-      devices.push({ ...d, endpoint: cell.endpointUrl });
-      continue;
-    }
-    if (d.kind === "robot-firmata" && d.url.startsWith("sim:")) {
-      // An Uno on a pty, or without socat the same board as StandardFirmataWiFi over TCP.
-      const pty = await tryPty();
-      const arm = await startFirmataBoard({ ...(pty !== null ? { pty } : { tcpPort: 0 }), ...(d.doorPin !== undefined ? { pins: { [d.doorPin]: 1 } } : {}) });
-      arms.set(d.id, arm);
-      devices.push({ ...d, url: arm.url });
-      continue;
-    }
-    devices.push(d);
+  // All at once (the robot cell's OPC UA server alone takes about 2 s to come up); the devices keep their order.
+  const started = await Promise.allSettled(
+    config.devices.map(async (d): Promise<HubConfig["devices"][number]> => {
+      if (d.kind === "serial" && d.url.startsWith("sim:")) {
+        const pty = await tryPty();
+        const board = new SerialBoardSim(pty !== null ? { pty } : { tcpPort: 0 });
+        await board.start();
+        boards.set(d.id, board);
+        return { ...d, url: board.url };
+      }
+      if (d.kind === "printer" && d.url.startsWith("sim:")) {
+        const pty = await tryPty();
+        const seed = config.devices.filter((x) => x.kind === "printer").indexOf(d) + 1;
+        const sim = await startPrinterSim({ ...(pty !== null ? { pty } : { tcpPort: 0 }), speedFactor: 10, heatFactor: 5, name: d.name, seed });
+        printers.set(d.id, sim);
+        return { ...d, url: sim.url };
+      }
+      if (d.kind === "robot-opcua" && d.endpoint.startsWith("sim:")) {
+        // 4841, next to the hub's own 4840, when free; tests ask for any free port (0).
+        const port = options.cellPort === 0 ? 0 : await someFreePort(options.cellPort ?? 4841);
+        const cell = await startRobotCell({ port, name: d.cell, armName: d.arm, certificateFolder: path.join(dataDir, `${d.id}-pki`), initialMode: OperationalMode.AUTOMATIC });
+        cells.set(d.id, cell);
+        return { ...d, endpoint: cell.endpointUrl };
+      }
+      if (d.kind === "robot-firmata" && d.url.startsWith("sim:")) {
+        // An Uno on a pty, or without socat the same board as StandardFirmataWiFi over TCP.
+        const pty = await tryPty();
+        const arm = await startFirmataBoard({ ...(pty !== null ? { pty } : { tcpPort: 0 }), ...(d.doorPin !== undefined ? { pins: { [d.doorPin]: 1 } } : {}) });
+        arms.set(d.id, arm);
+        return { ...d, url: arm.url };
+      }
+      return d;
+    }),
+  );
+  const stopAll = async () => {
+    await Promise.allSettled([...arms.values()].map((a) => a.stop()));
+    await Promise.allSettled([...boards.values()].map((b) => b.stop()));
+    await Promise.allSettled([...printers.values()].map((p) => p.stop()));
+    await Promise.allSettled([...cells.values()].map((c) => c.stop()));
+    await Promise.allSettled(ptys.map((p) => p.close()));
+  };
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed !== undefined) {
+    // What did start is stopped again: a failed demo start leaves no simulator or socat behind.
+    await stopAll();
+    throw failed.reason;
   }
+  const devices = started.map((r) => (r as PromiseFulfilledResult<HubConfig["devices"][number]>).value);
   if (!existsSync(path.resolve("printers/catalogue"))) notes.push("printers/catalogue is missing: the printers have no approved models");
   return {
     config: { ...config, devices },
@@ -124,13 +138,7 @@ export async function startDemoHardware(config: Readonly<HubConfig>, dataDir: st
     boards,
     arms,
     notes,
-    async stop() {
-      await Promise.allSettled([...arms.values()].map((a) => a.stop()));
-      await Promise.allSettled([...boards.values()].map((b) => b.stop()));
-      await Promise.allSettled([...printers.values()].map((p) => p.stop()));
-      await Promise.allSettled([...cells.values()].map((c) => c.stop()));
-      await Promise.allSettled(ptys.map((p) => p.close()));
-    },
+    stop: stopAll,
   };
 }
 

@@ -4,10 +4,11 @@
  * the others each live in `cli/<name>.ts` and are loaded only when asked for, so that a command
  * that needs no hub machinery starts in a fraction of a second.
  */
-import path from "node:path";
-import { pino } from "pino";
 import type { DemoHardware, DemoSimulators } from "../../simulators/demo.ts";
+import { routeOpcuaLogs } from "./adapters/opcua-log.ts";
 import { hashSecret } from "./api/auth.ts";
+import { createLogger, logFormat } from "./cli/logging.ts";
+import { dataFolder } from "./config/paths.ts";
 import { DEFAULT_CONFIG_PATH, loadConfig } from "./config/load.ts";
 import { HubError } from "./core/errors.ts";
 
@@ -39,47 +40,71 @@ function load(file: string) {
 }
 
 async function start(file: string): Promise<void> {
-  // Loaded here, not at the top: check-config and hash-secret need none of the hub's machinery.
-  const { startHub } = await import("./main.ts");
-  const { registerSimCommands, SimClock, startDemoHardware, startDemoSimulators } = await import("../../simulators/demo.ts");
   const loaded = load(file);
   const { source, warnings } = loaded;
-  for (const w of warnings) console.warn(`⚠ ${w}`);
-  const logger = pino({ level: process.env.TEC_LOG_LEVEL ?? "info", base: undefined });
+  const format = logFormat();
+  const logger = createLogger(format);
+  const say = (line: string) => (format === "pretty" ? console.log(line) : logger.info({}, line));
+  for (const w of warnings) {
+    if (format === "pretty") console.warn(`⚠ ${w}`);
+    else logger.warn({ config: source }, w);
+  }
+  let config = loaded.config;
+  // node-opcua's own console output goes into the log (and its one warning nobody can act on, to debug).
+  if (config.opcua.enabled || config.devices.some((d) => d.kind === "robot-opcua")) await routeOpcuaLogs(logger);
+  // Loaded here, not at the top: the other commands need none of the hub's machinery, and the
+  // simulators only when the config runs them.
+  const { startHub } = await import("./main.ts");
+  const demo = config.simulators.tinyHouse.enabled ? await import("../../simulators/demo.ts") : null;
   // Simulated printers and robot cells first: they fill in the config's sim:// addresses.
   let hardware: DemoHardware | null = null;
-  let config = loaded.config;
-  if (config.simulators.tinyHouse.enabled) {
-    hardware = await startDemoHardware(config, path.dirname(path.resolve(config.storage.path)));
+  if (demo !== null) {
+    hardware = await demo.startDemoHardware(config, dataFolder(config));
     config = hardware.config;
   }
   // The Tiny House's clock exists before both: the simulator drives it, the hub streams it.
-  const simClock = new SimClock();
-  const hub = await startHub(config, { logger, simClock });
+  const simClock = demo !== null ? new demo.SimClock() : undefined;
+  const hub = await startHub(config, { logger, ...(simClock !== undefined ? { simClock } : {}) });
   let sims: DemoSimulators | null = null;
   const th = config.simulators.tinyHouse;
-  if (th.enabled) {
+  if (demo !== null && simClock !== undefined) {
     const brokerUrl = hub.mqttPort !== null ? `mqtt://127.0.0.1:${hub.mqttPort}` : (config.broker.url ?? "");
-    sims = await startDemoSimulators(config, brokerUrl, simClock);
-    registerSimCommands(hub.commandRegistry, sims, hardware);
+    sims = await demo.startDemoSimulators(config, brokerUrl, simClock);
+    demo.registerSimCommands(hub.commandRegistry, sims, hardware);
   }
   const host = config.http.host === "0.0.0.0" ? "localhost" : config.http.host;
-  console.log(`
+  const web = `${config.http.tls !== null ? "https" : "http"}://${host}:${hub.httpPort}`;
+  const ready = {
+    dashboard: web,
+    api: `${web}/api/devices`,
+    opcua: hub.opcuaUrl,
+    mqtt: hub.mqttPort !== null ? `mqtt://${host}:${hub.mqttPort}` : config.broker.mode === "external" ? (config.broker.url ?? null) : null,
+    mqtts: hub.mqttTlsPort !== null ? `mqtts://${host}:${hub.mqttTlsPort}` : null,
+    caFile: hub.mqttCaFile,
+    simulated: sims !== null ? [...sims.devices().keys(), ...(hardware !== null ? [...hardware.printers.keys(), ...hardware.cells.keys(), ...hardware.boards.keys(), ...hardware.arms.keys()] : [])] : [],
+  };
+  if (format === "json") {
+    // Under a service manager the banner is one record among the others, readable by log tools.
+    logger.info({ config: source, ...ready, notes: hardware?.notes ?? [] }, "TEC Hub ready");
+  } else {
+    // One write: no log line ends up inside the banner.
+    console.log(`
 TEC Hub ${config.siteName} (${source})
-  Dashboard   http://${host}:${hub.httpPort}
-  REST API    http://${host}:${hub.httpPort}/api/devices   (OpenAPI: /api/openapi.json, metrics: /metrics)
+  Dashboard   ${web}
+  REST API    ${web}/api/devices   (OpenAPI: /api/openapi.json, metrics: /metrics)
   OPC UA      ${hub.opcuaUrl ?? "off"}   (read-only: readings, device health, interlocks)
-  MQTT        ${hub.mqttPort !== null ? `mqtt://${host}:${hub.mqttPort} (embedded broker)` : (config.broker.url ?? "")}${config.broker.observer !== null ? `\n  Watch it    mosquitto_sub -h localhost -p ${hub.mqttPort ?? 1883} -u ${config.broker.observer.username} -P ${config.broker.observer.password} -t 'tec/#' -v` : ""}
+  MQTT        ${hub.mqttPort !== null ? `mqtt://${host}:${hub.mqttPort} (embedded broker)` : config.broker.mode === "embedded" ? "plain MQTT off (broker.plain: false): TLS only" : (config.broker.url ?? "")}${config.broker.observer !== null && (hub.mqttPort !== null || config.broker.mode === "external") ? `\n  Watch it    mosquitto_sub -h localhost -p ${hub.mqttPort ?? 1883} -u ${config.broker.observer.username} -P ${config.broker.observer.password} -t 'tec/#' -v` : ""}${hub.mqttTlsPort !== null ? `\n  MQTT TLS    mqtts://${host}:${hub.mqttTlsPort}   (CA: ${hub.mqttCaFile ?? "the CA that signed broker.tls.files.cert"})` : ""}${hub.mqttTlsPort !== null && config.broker.observer !== null ? `\n  Watch TLS   mosquitto_sub --cafile ${hub.mqttCaFile ?? "<ca.crt>"} -h localhost -p ${hub.mqttTlsPort} -u ${config.broker.observer.username} -P ${config.broker.observer.password} -t 'tec/#' -v` : ""}
   Simulators  ${sims !== null ? `Tiny House and e-stop button (${sims.devices().size} devices, ${th.speed}x speed)` : "off"}${hardware !== null && (hardware.printers.size > 0 || hardware.cells.size > 0) ? `\n  Stations    ${[...hardware.printers.keys(), ...hardware.cells.keys()].join(", ")} (simulated)` : ""}${hardware !== null && hardware.boards.size > 0 ? `\n  Serial      ${[...hardware.boards.entries()].map(([id, b]) => `${id} on ${b.url}`).join(", ")} (simulated)` : ""}${(hardware?.notes ?? []).map((n) => `\n  Note        ${n}`).join("")}${config.users.length > 0 ? `\n  Logins      ${config.users.map((u) => `${u.name} (${u.role})`).join(", ")}` : ""}
 Press Ctrl-C to stop.
 `);
+  }
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`\n${signal}: stopping…`);
+    say(`${signal}: stopping…`);
     const force = setTimeout(() => {
-      console.error("shutdown took longer than 10 s; exiting");
+      logger.error({}, "shutdown took longer than 10 s; exiting");
       process.exit(1);
     }, 10_000);
     force.unref();
@@ -90,10 +115,11 @@ Press Ctrl-C to stop.
         await hub.stop(`planned stop (${signal})`);
         await sims?.stop();
         await hardware?.stop();
-        console.log("stopped cleanly");
+        say("stopped cleanly");
+        logger.flush();
         process.exit(0);
       } catch (error) {
-        console.error("error while stopping:", error);
+        logger.error({ err: error }, "error while stopping");
         process.exit(1);
       }
     })();

@@ -5,10 +5,12 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Server as SocketServer } from "socket.io";
 import { MqttDeviceAdapter } from "./adapters/mqtt-device/adapter.ts";
-import { buildFirmataRobots } from "./adapters/firmata-arm/stations.ts";
-import { buildOpcuaRobots } from "./adapters/opcua-robot/index.ts";
-import { buildPrinters, printerRulesOf } from "./adapters/printer/index.ts";
-import { buildSerialBoards } from "./adapters/serial-board/index.ts";
+// Adapters and the OPC UA server are loaded only when the config uses them (see `machinery` below):
+// node-opcua, johnny-five and serialport are most of the hub's start time and memory.
+import type { RobotWiring } from "./adapters/opcua-robot/index.ts";
+import type { Printers } from "./adapters/printer/index.ts";
+import { printerRulesOf } from "./adapters/printer/rules.ts";
+import type { SerialBoard } from "./adapters/serial-board/adapter.ts";
 import { HubPresence } from "./adapters/mqtt-device/presence.ts";
 import { AuthService } from "./api/auth.ts";
 import { registerHubCommands } from "./api/command-set.ts";
@@ -18,9 +20,10 @@ import { RefusalLedger } from "./api/refusals.ts";
 import { buildHttp } from "./api/http.ts";
 import { attachLiveCommands } from "./api/live-commands.ts";
 import { LiveStream } from "./api/live.ts";
-import { createMetrics } from "./api/metrics.ts";
+import { HubTimings, createMetrics } from "./api/metrics.ts";
+import { HomeAssistantDiscovery } from "./integrations/home-assistant.ts";
+import { SqliteHaStore } from "./storage/ha-store.ts";
 import { HubMonitor } from "./api/monitor.ts";
-import { HubOpcuaServer } from "./api/opcua-server.ts";
 import { registerAuditRoutes } from "./api/routes/audit.ts";
 import { COMMAND_BODY_LIMIT_BYTES, registerCommandRoutes } from "./api/routes/commands.ts";
 import { registerSafetyRoutes } from "./api/routes/safety.ts";
@@ -54,6 +57,9 @@ import { SqliteAlarmStore } from "./storage/alarm-store.ts";
 import { SqliteAuditLog } from "./storage/audit.ts";
 import { openDatabase } from "./storage/db.ts";
 import { DiskGuard } from "./storage/disk-guard.ts";
+import { BackupScheduler } from "./storage/backup.ts";
+import { acquireStoreLock } from "./storage/store-lock.ts";
+import { backupFolder, brokerCaFile, tlsFolder } from "./config/paths.ts";
 import { StorageMaintenance } from "./storage/maintenance.ts";
 import { DEVICE_SAVER_DEFAULTS, DeviceSaver } from "./storage/device-saver.ts";
 import { DeviceStore } from "./storage/device-store.ts";
@@ -65,7 +71,9 @@ import { Lifecycle } from "./lifecycle.ts";
 
 export const HUB_VERSION = "0.2.0";
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const DEFAULT_DASHBOARD_DIR = path.resolve(here, "../../dashboard/dist");
+/** The checkout: two folders up from hub/src, three when running compiled from dist/hub/src. */
+const checkout = path.basename(path.resolve(here, "../..")) === "dist" ? path.resolve(here, "../../..") : path.resolve(here, "../..");
+export const DEFAULT_DASHBOARD_DIR = path.join(checkout, "dashboard/dist");
 
 export interface HubOptions {
   clock?: Clock;
@@ -79,6 +87,10 @@ export interface Hub {
   readonly httpPort: number;
   /** Port of the embedded broker, or null in external mode. */
   readonly mqttPort: number | null;
+  /** Port of the embedded broker's TLS listener, or null without one. */
+  readonly mqttTlsPort: number | null;
+  /** The CA file MQTT-over-TLS clients trust (absolute), or null when it is not known. */
+  readonly mqttCaFile: string | null;
   readonly registry: Registry;
   readonly pipeline: TelemetryPipeline;
   readonly commands: CommandService;
@@ -123,6 +135,8 @@ function startLink(config: Readonly<HubConfig>, clock: Clock, logger: Logger, pi
       site: config.site,
       host: config.broker.host,
       port: config.broker.port,
+      plain: config.broker.plain,
+      tls: config.broker.tls === null ? null : { port: config.broker.tls.port, files: config.broker.tls.files, folder: tlsFolder(config), hostnames: config.broker.tls.hostnames },
       devices: config.devices.flatMap((d) => (d.kind === "mqtt" ? [[d.id, d.password] as [string, string]] : [])),
       observer: config.broker.observer,
       limits: config.broker.limits,
@@ -168,6 +182,9 @@ async function assemble(config: Readonly<HubConfig>, clock: Clock, logger: Logge
   const bus = new Bus(logger.child({ module: "bus" }));
 
   // Storage: the main connection never checkpoints (the history worker does, off this thread).
+  // One process at a time on the database (a second hub, a restore): taken before anything opens it.
+  const storeLock = acquireStoreLock(config.storage.path, { purpose: "hub", logger: logger.child({ module: "storage" }) });
+  life.opened("store lock", () => storeLock.release());
   const db = openDatabase(config.storage.path, { checkpoints: false });
   life.opened("database", () => void db.close());
   const deviceStore = new DeviceStore(db);
@@ -183,19 +200,27 @@ async function assemble(config: Readonly<HubConfig>, clock: Clock, logger: Logge
     declaredDevices(config.devices),
   );
   registry.restore(deviceStore.load());
-  const pipeline = new TelemetryPipeline({ clock, bus, registry }, config.intake);
+  // Timing of telemetry and trips for /metrics: the core sees two observer callbacks, never prom-client.
+  const timings = new HubTimings();
+  const pipeline = new TelemetryPipeline({ clock, bus, registry, observe: timings.pipeline }, config.intake);
   const alarms = new AlarmBook({ clock, bus, store: new SqliteAlarmStore(db, { logger }) });
 
   // MQTT: the embedded broker on its own thread, or an external one, behind one link.
   const { broker, link } = startLink(config, clock, logger, pipeline, registry, alarms);
   const adapter = new MqttDeviceAdapter({ site: config.site, link, pipeline });
-  const serialBoards = buildSerialBoards(config, { clock, logger, pipeline, registry });
+  const serialBoards: Map<string, SerialBoard> = config.devices.some((d) => d.kind === "serial")
+    ? (await import("./adapters/serial-board/index.ts")).buildSerialBoards(config, { clock, logger, pipeline, registry })
+    : new Map<string, SerialBoard>();
   // The one command path: each command goes out over the carrier its device uses.
   const commands = new CommandService({ clock, registry, bus }, {
     sendCommand: (deviceId, actuator, message) => (serialBoards.get(deviceId) ?? adapter).sendCommand(deviceId, actuator, message),
   });
   pipeline.setAckSink(commands);
   const presence = new HubPresence({ site: config.site, link, clock });
+  const ha = config.integrations.homeAssistant;
+  const homeAssistant = ha.enabled
+    ? new HomeAssistantDiscovery({ clock, logger: logger.child({ module: "home-assistant" }), bus, registry, link, site: config.site, siteName: config.siteName, prefix: ha.prefix, version: HUB_VERSION, store: new SqliteHaStore(db, { clock }) })
+    : null;
 
   // Safety first: the interlock engine and its permissives exist before anything that asks them.
   const robotConfigs = config.devices.filter((d) => d.kind === "robot-opcua" || d.kind === "robot-firmata");
@@ -220,13 +245,14 @@ async function assemble(config: Readonly<HubConfig>, clock: Clock, logger: Logge
     logger: logger.child({ module: "interlocks" }),
     publish: (topic, payload) => link.publish(topic, payload, { retain: true, qos: 1 }),
     site: config.site,
+    observe: timings.interlocks,
   });
   const enforcer = safety.enforcer;
 
   // Stations: printers and robots, each a device in the registry too; their faults trip their interlocks.
   const jobs = new JobHistory(db);
   const trip = (ruleId: string, detail: { nl: string; en: string }) => safety.trip(ruleId, detail);
-  const printers = buildPrinters(config, {
+  const printers: Printers = !config.devices.some((d) => d.kind === "printer") ? { stations: [], catalogues: new Map() } : (await import("./adapters/printer/index.ts")).buildPrinters(config, {
     clock,
     logger,
     pipeline,
@@ -242,7 +268,9 @@ async function assemble(config: Readonly<HubConfig>, clock: Clock, logger: Logge
     },
   });
   for (const station of printers.stations) stations.add(station);
-  const robotWiring = {
+  // node-opcua's console output into the hub's log, before any OPC UA part runs (no-op if the CLI did it).
+  if (config.opcua.enabled || config.devices.some((d) => d.kind === "robot-opcua")) await (await import("./adapters/opcua-log.ts")).routeOpcuaLogs(logger);
+  const robotWiring: RobotWiring = {
     clock,
     logger,
     pipeline,
@@ -258,7 +286,10 @@ async function assemble(config: Readonly<HubConfig>, clock: Clock, logger: Logge
       audit.append({ at: clock.now(), actor: HUB_ACTOR, action: "station.halted", target: id, result: "ok", reason: `running while not allowed: ${why.en}` });
     },
   };
-  const robots: RobotStation[] = [...buildOpcuaRobots(config, robotWiring), ...buildFirmataRobots(config, robotWiring)];
+  const robots: RobotStation[] = [
+    ...(config.devices.some((d) => d.kind === "robot-opcua") ? (await import("./adapters/opcua-robot/index.ts")).buildOpcuaRobots(config, robotWiring) : []),
+    ...(config.devices.some((d) => d.kind === "robot-firmata") ? (await import("./adapters/firmata-arm/stations.ts")).buildFirmataRobots(config, robotWiring) : []),
+  ];
   for (const robot of robots) stations.add(robot);
 
   // What instructors started during a visit goes back to safe when it ends; the installation's own holds stay.
@@ -290,6 +321,7 @@ async function assemble(config: Readonly<HubConfig>, clock: Clock, logger: Logge
   const auth = new AuthService({ clock, logger: logger.child({ module: "auth" }), users: config.users, sessions: config.sessions, alarms });
   const commandRegistry = new CommandRegistry({ clock, audit, logger: logger.child({ module: "commands" }), refusals });
   const diskGuard = new DiskGuard({ clock, logger: logger.child({ module: "disk-guard" }), alarms, maintenance: new StorageMaintenance(config.storage.path) }, config.storage);
+  const backups = new BackupScheduler({ clock, logger: logger.child({ module: "backups" }), alarms, audit, diskLevel: () => diskGuard.currentLevel() }, { ...config.storage.backup, path: config.storage.path, folder: backupFolder(config), minFreeMB: config.storage.diskLowFreeMB });
   const terminals = new EstopTerminals({ db, clock });
   // The installation's own holds (the config's `hold:`): what the keeper asks for at start, and what "installation back on" restores.
   const configuredHolds = config.devices.flatMap((d) => (d.kind === "mqtt" || d.kind === "serial" ? Object.entries(d.hold).map(([actuator, value]) => ({ deviceId: asDeviceId(d.id), actuator, value })) : []));
@@ -325,9 +357,10 @@ async function assemble(config: Readonly<HubConfig>, clock: Clock, logger: Logge
     history: () => ({ ...history.stats() }),
     deviceStates: () => registry.stateCounts(),
   });
-  const metrics = createMetrics(monitor);
+  const metrics = createMetrics(monitor, timings);
 
   const app = await buildHttp({
+    tls: config.http.tls,
     registry,
     history,
     monitor,
@@ -360,9 +393,11 @@ async function assemble(config: Readonly<HubConfig>, clock: Clock, logger: Logge
     await adapter.start();
   }, () => link.stop());
   await life.start("presence", () => presence.start(), () => presence.stop());
+  if (homeAssistant !== null) await life.start("home assistant", () => homeAssistant.start(), () => homeAssistant.stop());
   await life.start("auth", () => auth.start(), () => auth.stop());
   await life.start("refusals", () => refusals.start(), () => refusals.stop());
   await life.start("disk guard", () => diskGuard.start(), () => diskGuard.stop());
+  await life.start("backups", () => backups.start(), () => backups.stop());
   await life.start("serial boards", () => {
     for (const b of serialBoards.values()) b.start();
   }, async () => void (await Promise.allSettled([...serialBoards.values()].map((b) => b.stop()))));
@@ -395,14 +430,6 @@ async function assemble(config: Readonly<HubConfig>, clock: Clock, logger: Logge
   const deviceSaver = new DeviceSaver({ clock, bus, registry, store: deviceStore, logger: logger.child({ module: "device-store" }) }, { ...DEVICE_SAVER_DEFAULTS, periodMs: SAVE_DEVICES_MS });
   await life.start("device saver", () => deviceSaver.start(), () => deviceSaver.stop());
 
-  const opcua = config.opcua.enabled
-    ? new HubOpcuaServer(
-        { host: config.opcua.host, port: config.opcua.port, pkiFolder: config.opcua.pkiFolder, siteName: config.siteName, version: HUB_VERSION },
-        { registry, interlocks: safety, bus, logger: logger.child({ module: "opcua" }) },
-      )
-    : null;
-  if (opcua !== null) await life.start("opc ua server", () => opcua.start(), () => opcua.stop());
-
   const closeHttp = async () => {
     // io.close() also closes fastify's server underneath; app.close() then finishes fastify's hooks.
     await new Promise<void>((resolve) => void io.close(() => resolve()));
@@ -418,6 +445,15 @@ async function assemble(config: Readonly<HubConfig>, clock: Clock, logger: Logge
   life.opened("http and live stream", closeHttp);
   const addr = app.server.address();
   const httpPort = typeof addr === "object" && addr !== null ? addr.port : config.http.port;
+  const opcua = config.opcua.enabled
+    ? new (await import("./api/opcua-server.ts")).HubOpcuaServer(
+        { host: config.opcua.host, port: config.opcua.port, pkiFolder: config.opcua.pkiFolder, siteName: config.siteName, version: HUB_VERSION },
+        { registry, interlocks: safety, bus, logger: logger.child({ module: "opcua" }) },
+      )
+    : null;
+  // After the HTTP listener: REST and the dashboards answer while the OPC UA server (about 2 s) comes up.
+  if (opcua !== null) await life.start("opc ua server", () => opcua.start(), () => opcua.stop());
+
   const restored = safety.list().filter((v) => v.latched).map((v) => v.id);
   audit.append({ at: clock.now(), actor: HUB_ACTOR, action: "hub.started", target: "hub", result: "ok", reason: `after ${previous}`, details: { version: HUB_VERSION, previous, latchedTrips: restored } });
   logger.info({ httpPort, mqtt: link.description, previous, latchedTrips: restored }, "hub started");
@@ -445,6 +481,8 @@ async function assemble(config: Readonly<HubConfig>, clock: Clock, logger: Logge
   return {
     httpPort,
     mqttPort: broker?.port ?? null,
+    mqttTlsPort: broker?.tlsPort ?? null,
+    mqttCaFile: broker !== null ? brokerCaFile(config) : null,
     registry,
     pipeline,
     commands,

@@ -36,7 +36,7 @@ describe("planned stop and crash of the demo", () => {
 
   /** The demo config on free ports, its database and certificates in `dir`. */
   function demoConfig(d: string): string {
-    const { config } = loadConfig(path.join(ROOT, "config/demo.yaml"), { TEC_HTTP_PORT: "0", TEC_MQTT_PORT: "0", TEC_DB_PATH: path.join(d, "demo.db") });
+    const { config } = loadConfig(path.join(ROOT, "config/demo.yaml"), { TEC_HTTP_PORT: "0", TEC_MQTT_PORT: "0", TEC_MQTTS_PORT: "0", TEC_DB_PATH: path.join(d, "demo.db") });
     const file = path.join(d, "demo.yaml");
     writeFileSync(file, stringify({ ...config, http: { ...config.http, host: "127.0.0.1" }, broker: { ...config.broker, host: "127.0.0.1" }, opcua: { ...config.opcua, enabled: false, pkiFolder: path.join(d, "opcua") } }));
     return file;

@@ -22,7 +22,7 @@ describe("Tiny House demo", () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), "tec-demo-"));
-    const { config } = loadConfig("config/demo.yaml", { TEC_HTTP_PORT: "0", TEC_MQTT_PORT: "0", TEC_DB_PATH: path.join(dir, "demo.db") });
+    const { config } = loadConfig("config/demo.yaml", { TEC_HTTP_PORT: "0", TEC_MQTT_PORT: "0", TEC_MQTTS_PORT: "0", TEC_DB_PATH: path.join(dir, "demo.db") });
     hardware = await startDemoHardware({ ...config, http: { ...config.http, host: "127.0.0.1" }, broker: { ...config.broker, host: "127.0.0.1" }, opcua: { ...config.opcua, enabled: false, pkiFolder: path.join(dir, "opcua") } }, dir, { cellPort: 0 });
     hub = await startHub(hardware.config);
     url = `http://127.0.0.1:${hub.httpPort}`;

@@ -71,7 +71,7 @@ export interface DemoHubOptions {
 export async function bootDemoHub(options: DemoHubOptions = {}): Promise<DemoHub> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "tec-e2e-"));
   const dashboard = options.dashboard === false ? { dir: path.join(dir, "no-dashboard"), cleanup: () => undefined } : await dashboardDir();
-  const { config } = loadConfig(path.join(ROOT, "config/demo.yaml"), { TEC_HTTP_PORT: "0", TEC_MQTT_PORT: "0", TEC_DB_PATH: path.join(dir, "demo.db") });
+  const { config } = loadConfig(path.join(ROOT, "config/demo.yaml"), { TEC_HTTP_PORT: "0", TEC_MQTT_PORT: "0", TEC_MQTTS_PORT: "0", TEC_DB_PATH: path.join(dir, "demo.db") });
   // The hub's OPC UA server has a fixed port and a certificate folder: not for parallel browser tests.
   const local: HubConfig = { ...config, http: { ...config.http, host: "127.0.0.1" }, broker: { ...config.broker, host: "127.0.0.1" }, opcua: { ...config.opcua, enabled: false, pkiFolder: path.join(dir, "opcua") } };
   const base = options.configure?.(local) ?? local;

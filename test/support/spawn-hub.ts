@@ -24,7 +24,8 @@ const ROOT = path.resolve(import.meta.dirname, "../..");
 export async function spawnHub(configPath: string, env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = [], startTimeoutMs = 60_000): Promise<HubProcess> {
   const proc = spawn(process.execPath, [...nodeArgs, "--import", "tsx", path.join(ROOT, "hub/src/cli.ts"), "start", configPath], {
     cwd: ROOT,
-    env: { ...process.env, TEC_LOG_LEVEL: "warn", ...env },
+    // The readable format: its banner names the ports (JSON logs, the default without a terminal, carry them in a record at info level).
+    env: { ...process.env, TEC_LOG_LEVEL: "warn", TEC_LOG_FORMAT: "pretty", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

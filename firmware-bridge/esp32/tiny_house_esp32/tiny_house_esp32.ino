@@ -8,6 +8,9 @@
 // refused, `_hub/status` offline or the MQTT link lost -> safe at once. On top: relay levels set
 // before the pins become outputs, the task watchdog on the loop, local interlocks.
 //
+// MQTT over TLS when config.h defines TEC_MQTT_CA (the broker's CA, PEM): the broker's certificate
+// is checked against it and against TEC_MQTT_HOST; without it, plain MQTT. Never unchecked TLS.
+//
 // Arduino-ESP32 core 3.x, PubSubClient 2.8, ArduinoJson 7. Build and flash: ../README.md.
 #include <Arduino.h>
 #include <ArduinoJson.h>
@@ -21,7 +24,13 @@
 
 #include <tec_protocol.h>
 
-#include "config.h"  // copy config.example.h
+#include "config.h"  // copy config.example.h, or let `tec-hub add-device` write it
+
+#ifdef TEC_MQTT_CA
+#include <WiFiClientSecure.h>
+#elif TEC_MQTT_PORT == 8883
+#error "port 8883 is MQTT over TLS: define TEC_MQTT_CA (the hub's CA, see config.example.h)"
+#endif
 
 #if !defined(ESP_ARDUINO_VERSION_MAJOR) || ESP_ARDUINO_VERSION_MAJOR < 3
 #error "needs the Arduino-ESP32 core 3.x (ESP-IDF 5 task watchdog API)"
@@ -43,6 +52,12 @@ const uint32_t kTelePeriodMs = 1000;
 const uint32_t kHealthPeriodMs = 10000;
 const uint16_t kKeepAliveS = 5;            // PROTOCOL.md lifecycle 1
 const uint32_t kTaskWatchdogMs = 8000;     // > the longest blocking call, an MQTT connect (~5 s)
+// One connect attempt blocks for at most the TCP connect (and, with TLS, the handshake), then, with
+// the watchdog fed in between, the CONNACK (setSocketTimeout below). Each stays under the watchdog.
+const int32_t kTcpConnectTimeoutMs = 3000;
+#ifdef TEC_MQTT_CA
+const unsigned long kTlsHandshakeTimeoutS = 3;  // ECDHE + ECDSA P-256: about a second on an ESP32
+#endif
 const tec::Milli kHeaterTripC = tec::milli(90);
 const tec::Milli kHeaterResetC = tec::milli(85);
 
@@ -68,7 +83,11 @@ const char kFirmware[] = "1.0.0";
 void applyRelay(void*, uint8_t index, tec::Milli value) { gpio_set_level(kRelayPins[index], value != 0 ? 1 : 0); }
 
 tec::Safety gSafety(kActuators, kActuatorCount, &applyRelay, nullptr);
+#ifdef TEC_MQTT_CA
+WiFiClientSecure gNet;  // checks the broker's certificate against TEC_MQTT_CA (setup)
+#else
 WiFiClient gNet;
+#endif
 PubSubClient gMqtt(gNet);
 uint32_t gBoot = 0;
 uint32_t gTeleSeq = 0;
@@ -253,8 +272,13 @@ void keepConnected(uint32_t now) {
     gSafety.hubLost();
   }
   if (WiFi.status() != WL_CONNECTED || static_cast<int32_t>(now - gNextConnectMs) < 0) return;
-  esp_task_wdt_reset();  // a connect attempt may block for its TCP and CONNACK timeouts
-  bool ok = gMqtt.connect(TEC_DEVICE, TEC_DEVICE, TEC_DEVICE_PASSWORD, deviceTopic("status").c_str(), 1, true, "offline");
+  esp_task_wdt_reset();  // a connect attempt may block for its TCP (and TLS) and CONNACK timeouts
+  // The socket (and TLS session) first, with a timeout of our own: WiFiClientSecure's default
+  // connect timeout is 30 s and its handshake timeout 120 s, far past the watchdog. PubSubClient
+  // then uses the connection it finds open.
+  bool ok = gNet.connected() || gNet.connect(TEC_MQTT_HOST, TEC_MQTT_PORT, kTcpConnectTimeoutMs);
+  esp_task_wdt_reset();
+  if (ok) ok = gMqtt.connect(TEC_DEVICE, TEC_DEVICE, TEC_DEVICE_PASSWORD, deviceTopic("status").c_str(), 1, true, "offline");
   if (ok) {
     gWasConnected = true;
     gBackoffMs = 1000;
@@ -309,6 +333,12 @@ void setup() {
   WiFi.mode(WIFI_STA);
   WiFi.setAutoReconnect(true);
   WiFi.begin(TEC_WIFI_SSID, TEC_WIFI_PASSWORD);
+#ifdef TEC_MQTT_CA
+  // The chain must end at this CA and the certificate must name TEC_MQTT_HOST (mbedTLS checks both;
+  // without a clock it does not check the dates). The string is static: setCACert keeps the pointer.
+  gNet.setCACert(TEC_MQTT_CA);
+  gNet.setHandshakeTimeout(kTlsHandshakeTimeoutS);
+#endif
   gMqtt.setServer(TEC_MQTT_HOST, TEC_MQTT_PORT);
   gMqtt.setCallback(onMessage);
   gMqtt.setKeepAlive(kKeepAliveS);

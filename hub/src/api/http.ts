@@ -10,6 +10,7 @@ import { existsSync } from "node:fs";
 import fastifyStatic from "@fastify/static";
 import fastifySwagger from "@fastify/swagger";
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
+import { readTlsFiles } from "../broker/tls-certs.ts";
 import { HubError, errorReply } from "../core/errors.ts";
 import { httpStatus } from "./status.ts";
 import type { Registry } from "../core/registry/registry.ts";
@@ -42,6 +43,8 @@ export interface HttpContext {
   dashboardDir: string;
   /** Further route groups (sessions, commands, safety, audit), registered before the dashboard's files. */
   routes?: Array<(app: FastifyInstance) => void>;
+  /** HTTPS with these certificate files (`http.tls`), read now; plain HTTP without. */
+  tls?: { cert: string; key: string; ca?: string | undefined } | null;
 }
 
 
@@ -64,7 +67,13 @@ function ok(reply: FastifyReply, result: unknown) {
 
 export async function buildHttp(ctx: HttpContext): Promise<FastifyInstance> {
   // removeAdditional off: a misspelt query parameter is an error that names it, not silently ignored.
-  const app = Fastify({ logger: false, bodyLimit: DEFAULT_BODY_LIMIT_BYTES, ajv: { customOptions: { removeAdditional: false } } });
+  const options = { logger: false, bodyLimit: DEFAULT_BODY_LIMIT_BYTES, ajv: { customOptions: { removeAdditional: false } } } as const;
+  // HTTPS: the files are read (and the key checked against the certificate) before anything listens.
+  // An https.Server serves routes and upgrades (socket.io attaches to `app.server`) as an
+  // http.Server does, so the rest of the hub takes the instance by the one type.
+  const files = ctx.tls ?? null;
+  const pem = files !== null ? readTlsFiles(files, "http.tls") : null;
+  const app = pem !== null ? (Fastify({ ...options, https: { cert: pem.cert, key: pem.key } }) as unknown as FastifyInstance) : Fastify(options);
 
   await app.register(fastifySwagger, {
     openapi: {

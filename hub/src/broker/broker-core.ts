@@ -15,12 +15,12 @@
  * exceeded". So a subscriber whose socket already needs draining gets no further messages until it
  * drains: they are dropped for that subscriber and counted.
  */
-import { timingSafeEqual } from "node:crypto";
 import net from "node:net";
+import tls from "node:tls";
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from "aedes";
 import mqttPacket from "mqtt-packet";
 import { canPublish, canSubscribe, type Identity } from "./acl.ts";
-import { type Account, DEFAULT_BACKOFF, HubBacklog, LoginBackoff, TokenBucket, clientIdRefusal, effectiveKeepaliveS } from "./policy.ts";
+import { type Account, BrokerAccounts, DEFAULT_BACKOFF, HubBacklog, LoginBackoff, TokenBucket, clientIdRefusal, effectiveKeepaliveS } from "./policy.ts";
 import { type BrokerCounters, type BrokerInit, type BrokerStats, type Denial, type Refusal, ZERO_COUNTERS } from "./protocol.ts";
 
 export interface BrokerSink {
@@ -40,11 +40,6 @@ const IDENTIFIER_REJECTED = 2;
 const SERVER_UNAVAILABLE = 3;
 const BAD_USERNAME_OR_PASSWORD = 4;
 
-function safeEqual(a: string, b: Buffer): boolean {
-  const ab = Buffer.from(a, "utf8");
-  return ab.length === b.length && timingSafeEqual(ab, b);
-}
-
 function refuse(message: string, returnCode: number): AuthenticateError {
   return Object.assign(new Error(message), { returnCode });
 }
@@ -55,9 +50,12 @@ const accountName = (a: Account): string => (a.role === "device" ? a.deviceId : 
 export class BrokerCore {
   private devices: Aedes | null = null;
   private observers: Aedes | null = null;
-  private server: net.Server | null = null;
+  private readonly servers: net.Server[] = [];
+  /** Connections not yet handed to aedes (TLS handshake, CONNECT not complete): ended on stop. */
+  private readonly pending = new Set<net.Socket>();
   private readonly deviceIds: ReadonlySet<string>;
-  private readonly passwords: ReadonlyMap<string, string>;
+  /** Device and observer passwords, plain or scrypt hashes (policy.ts). */
+  private readonly accounts: BrokerAccounts;
   private readonly identities = new WeakMap<Client, Identity>();
   private readonly sessions = new Map<string, Set<Client>>();
   private readonly subscriptions = new WeakMap<Client, Set<string>>();
@@ -72,21 +70,28 @@ export class BrokerCore {
   private sessionCount = 0;
   /** Messages the bridge handed the observers' broker that it has not finished delivering. */
   private bridgeInFlight = 0;
-  private boundPort = 0;
+  private plainPort: number | null = null;
+  private tlsBoundPort: number | null = null;
 
   constructor(
     private readonly init: BrokerInit,
     private readonly sink: BrokerSink,
     private readonly now: () => number = Date.now,
   ) {
-    this.passwords = new Map(init.devices);
-    this.deviceIds = new Set(this.passwords.keys());
+    this.accounts = new BrokerAccounts(init, this.backoff, now);
+    this.deviceIds = this.accounts.deviceIds;
     this.backlog = new HubBacklog(init.limits.maxHubBacklog, init.limits.maxHubBacklogPerDevice);
     this.bridgeBudget = new TokenBucket(init.limits.observerMessagesPerS, init.limits.observerMessagesPerS * 2, now());
   }
 
-  get port(): number {
-    return this.boundPort;
+  /** The plain listener's port, or null when it is off. */
+  get port(): number | null {
+    return this.plainPort;
+  }
+
+  /** The TLS listener's port, or null when it is off. */
+  get tlsPort(): number | null {
+    return this.tlsBoundPort;
   }
 
   async start(): Promise<void> {
@@ -120,20 +125,57 @@ export class BrokerCore {
     }
     // The high-water mark is the backlog a subscriber may build before it misses messages; Nagle's
     // algorithm alone puts p99 near 40 ms at modest rates, so it is off.
-    this.server = net.createServer({ noDelay: true, highWaterMark: init.limits.maxSubscriberBacklogB }, (socket) => {
+    try {
+      if (init.plain) {
+        this.plainPort = await this.listenOn(init.port, (socket) => this.route(socket));
+      }
+      if (init.tls !== null) {
+        const context = tls.createSecureContext({ cert: init.tls.cert, key: init.tls.key, minVersion: "TLSv1.2" });
+        this.tlsBoundPort = await this.listenOn(init.tls.port, (raw) => this.secure(raw, context));
+      }
+    } catch (error) {
+      // One listener up and the other refused (its port taken): give the first one's port back too.
+      await this.stop();
+      throw error;
+    }
+  }
+
+  private async listenOn(port: number, onSocket: (socket: net.Socket) => void): Promise<number> {
+    const { init } = this;
+    const server = net.createServer({ noDelay: true, highWaterMark: init.limits.maxSubscriberBacklogB }, (socket) => {
       socket.setNoDelay(true);
-      this.route(socket);
+      onSocket(socket);
     });
-    const server = this.server;
+    this.servers.push(server);
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(init.port, init.host, () => {
+      server.listen(port, init.host, () => {
         server.off("error", reject);
         resolve();
       });
     });
     const addr = server.address();
-    this.boundPort = typeof addr === "object" && addr !== null ? addr.port : init.port;
+    return typeof addr === "object" && addr !== null ? addr.port : port;
+  }
+
+  /**
+   * A connection to the TLS port: the TLS layer on the accepted socket (made here rather than by
+   * tls.Server, so it gets the same high-water mark as a plain connection), then the same routing,
+   * rules and limits as the plain port. The connect timeout covers the handshake and the CONNECT
+   * together. A connection that ends before its handshake completes (a client that does not trust
+   * the hub's CA, plain MQTT or anything else on this port) is counted, and is nobody else's concern.
+   */
+  private secure(raw: net.Socket, secureContext: tls.SecureContext): void {
+    // `highWaterMark` is not in TLSSocketOptions' type, but TLSSocket passes it to net.Socket (Node
+    // 20); tls.Server would leave every TLS session at the 16 KiB default.
+    const socket = new tls.TLSSocket(raw, { isServer: true, secureContext, highWaterMark: this.init.limits.maxSubscriberBacklogB } as tls.TLSSocketOptions);
+    let established = false;
+    socket.once("secure", () => (established = true));
+    // Errors before the handshake completes are route()'s to handle (it ends the connection).
+    socket.once("close", () => {
+      if (!established) this.counters.tlsHandshakeFailures += 1;
+    });
+    this.route(socket);
   }
 
   /**
@@ -145,8 +187,10 @@ export class BrokerCore {
     const chunks: Buffer[] = [];
     let size = 0;
     const timer = setTimeout(() => socket.destroy(), this.init.limits.connectTimeoutMs);
+    this.pending.add(socket);
     const done = (target: Aedes | null) => {
       clearTimeout(timer);
+      this.pending.delete(socket);
       socket.off("data", onData);
       socket.off("error", onError);
       if (target === null) {
@@ -196,17 +240,18 @@ export class BrokerCore {
         done(null, true);
       },
       authenticate: (client, username, password, done) => {
-        const result = this.admit(client, username, password);
-        if (result === null && kind === "devices" && this.identities.get(client)?.role === "observer") {
-          // Only reachable if routing failed; the observer lives on its own broker.
-          done(refuse("observer sessions are served by the observers' broker", SERVER_UNAVAILABLE), false);
-          return;
-        }
-        if (result !== null) {
-          done(result, false);
-          return;
-        }
-        done(null, true);
+        void this.admit(client, username, password).then((result) => {
+          if (result === null && kind === "devices" && this.identities.get(client)?.role === "observer") {
+            // Only reachable if routing failed; the observer lives on its own broker.
+            done(refuse("observer sessions are served by the observers' broker", SERVER_UNAVAILABLE), false);
+            return;
+          }
+          if (result !== null) {
+            done(result, false);
+            return;
+          }
+          done(null, true);
+        });
       },
       authorizePublish: (client, packet, done) => {
         if (client === null) {
@@ -329,44 +374,42 @@ export class BrokerCore {
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
+    const servers = this.servers.splice(0);
     const instances = [this.observers, this.devices].filter((a): a is Aedes => a !== null);
-    this.server = null;
     this.devices = null;
     this.observers = null;
-    // server.close() waits for every accepted socket to end; aedes.close() ends them. Start both,
-    // then wait for both: a hub stopping with devices still connected must not hang.
-    const listenerClosed = server === null ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
+    // server.close() waits for every accepted socket to end; aedes.close() ends those it was given,
+    // and connections still in their handshake or CONNECT are ended here. Start all, then wait for
+    // all: a hub stopping with devices still connected must not hang.
+    const listenersClosed = Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    for (const socket of this.pending) socket.destroy();
+    this.pending.clear();
     for (const aedes of instances) await new Promise<void>((resolve) => aedes.close(() => resolve()));
-    await listenerClosed;
+    await listenersClosed;
   }
 
   /** Null if `client` may connect; otherwise the CONNACK refusal, already counted and reported. */
-  private admit(client: Client, username: string | undefined, password: Buffer | undefined): AuthenticateError | null {
+  private async admit(client: Client, username: string | undefined, password: Buffer | undefined): Promise<AuthenticateError | null> {
     const { limits } = this.init;
-    const now = this.now();
     const address = (client.conn as Partial<net.Socket>).remoteAddress ?? "in-process";
     // An empty client id (a clean session may send one) gets one from aedes: show it as none.
     const clientId = client.id.startsWith("aedes_") ? "" : client.id;
     const named = username !== undefined && this.deviceIds.has(username) ? username : null;
 
-    const waitMs = this.backoff.waitMs(address, now);
-    if (waitMs !== null) {
-      // Unchecked: an address that keeps guessing gets no answer about the password until its wait is over.
-      this.counters.authThrottled += 1;
-      const reason = `login from ${address} refused unchecked: too many failed logins, wait ${Math.ceil(waitMs / 1000)} s`;
+    // The backoff first (an address that keeps guessing is refused unchecked), then the password:
+    // plain at once, a hash from the cache or by scrypt off this thread's event loop.
+    const checked = await this.accounts.check(username, password, address);
+    const now = this.now();
+    if (!checked.ok) {
+      if (checked.kind === "throttled") this.counters.authThrottled += 1;
+      else if (checked.kind === "wrong") this.counters.authFailures += 1;
+      const reason = checked.kind === "wrong" ? `${checked.reason} (from ${address}${checked.waitMs > 0 ? `; it now waits ${Math.ceil(checked.waitMs / 1000)} s` : ""})` : `${checked.reason} (from ${address})`;
       this.refused(now, "auth-failed", named, username ?? null, clientId, address, reason);
-      return refuse(reason, SERVER_UNAVAILABLE);
+      return refuse(reason, checked.kind === "wrong" ? BAD_USERNAME_OR_PASSWORD : SERVER_UNAVAILABLE);
     }
-
-    const account = this.checkCredentials(username, password);
-    if (typeof account === "string") {
-      this.counters.authFailures += 1;
-      const wait = this.backoff.failed(address, now);
-      const reason = `${account} (from ${address}${wait > 0 ? `; it now waits ${Math.ceil(wait / 1000)} s` : ""})`;
-      this.refused(now, "auth-failed", named, username ?? null, clientId, address, reason);
-      return refuse(reason, BAD_USERNAME_OR_PASSWORD);
-    }
+    const account = checked.account;
+    // The client may have gone while its password was checked: then there is no session to count.
+    if ((client.conn as Partial<net.Socket>).destroyed === true) return refuse("connection closed during the login", SERVER_UNAVAILABLE);
 
     const idProblem = clientIdRefusal(account, clientId, this.deviceIds);
     if (idProblem !== null) {
@@ -403,17 +446,6 @@ export class BrokerCore {
       if (account.role === "observer") this.rebalance();
     });
     return null;
-  }
-
-  private checkCredentials(username: string | undefined, password: Buffer | undefined): Account | string {
-    if (username === undefined || password === undefined) return "username and password are required";
-    const observer = this.init.observer;
-    if (observer !== null && username === observer.username) {
-      return safeEqual(observer.password, password) ? { role: "observer", username } : `wrong password for observer "${username}"`;
-    }
-    const expected = this.passwords.get(username);
-    if (expected === undefined) return `unknown user "${username}"`;
-    return safeEqual(expected, password) ? { role: "device", deviceId: username } : `wrong password for device "${username}"`;
   }
 
   private refused(now: number, code: Denial["code"], deviceId: string | null, account: string | null, clientId: string, address: string, reason: string): void {

@@ -10,7 +10,8 @@ import type { Clock, Timer } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 import type { MessageHandler, MqttLink, PublishOptions } from "../transports/mqtt-link.ts";
 import { workerEntry } from "../worker-entry.ts";
-import { type BrokerInit, type BrokerStats, type Denial, EXTERNAL_BROKER_STATS, type FromBroker, type ToBroker } from "./protocol.ts";
+import { type BrokerInit, type BrokerStats, type BrokerTlsInit, type Denial, EXTERNAL_BROKER_STATS, type FromBroker, type ToBroker } from "./protocol.ts";
+import { ensureSelfSignedCerts, readTlsFiles } from "./tls-certs.ts";
 
 export interface BrokerThreadHooks {
   /** Refusals and rule breaches, aggregated by device and kind. */
@@ -18,6 +19,20 @@ export interface BrokerThreadHooks {
   /** The broker's thread stopped unexpectedly and is being started again. */
   restarting(reason: string): void;
 }
+
+/**
+ * Where the TLS listener's certificate comes from: files named in the config (`broker.tls.files`),
+ * or, without them, the hub's own CA in `folder` (made on first start; see tls-certs.ts).
+ */
+export interface BrokerTlsSource {
+  port: number;
+  files?: { cert: string; key: string; ca?: string | undefined } | undefined;
+  folder: string;
+  hostnames: readonly string[];
+}
+
+/** What the broker is started with: its init, with the TLS listener's certificate still to be read. */
+export type BrokerThreadInit = Omit<BrokerInit, "tls"> & { tls: BrokerTlsSource | null };
 
 const RESTART_MIN_MS = 500;
 const RESTART_MAX_MS = 30_000;
@@ -29,7 +44,10 @@ const TAKEN_REPORT = 1024;
 
 export class BrokerThread implements MqttLink {
   private worker: Worker | null = null;
-  private boundPort = 0;
+  private boundPort: number | null = null;
+  private boundTlsPort: number | null = null;
+  /** The TLS listener's port and certificate, read once at the first start and kept for restarts. */
+  private tls: BrokerTlsInit | null = null;
   private up = false;
   private stopping = false;
   private restartMs = RESTART_MIN_MS;
@@ -43,25 +61,50 @@ export class BrokerThread implements MqttLink {
   private readonly listeners: Array<(up: boolean) => void> = [];
 
   constructor(
-    private readonly init: BrokerInit,
+    private readonly init: BrokerThreadInit,
     private readonly ctx: { clock: Clock; logger: Logger; hooks: BrokerThreadHooks },
   ) {}
 
   get description(): string {
-    return `embedded, port ${this.boundPort}, own thread`;
+    const ports = [this.boundPort !== null ? `port ${this.boundPort}` : "no plain port", ...(this.boundTlsPort !== null ? [`TLS port ${this.boundTlsPort}`] : [])];
+    return `embedded, ${ports.join(", ")}, own thread`;
   }
 
   get connected(): boolean {
     return this.up && this.worker !== null;
   }
 
-  get port(): number {
+  /** The plain listener's port, or null when it is off (`broker.plain: false`). */
+  get port(): number | null {
     return this.boundPort;
   }
 
-  /** Starts the broker's thread and waits until it listens. */
+  /** The TLS listener's port, or null without TLS. */
+  get tlsPort(): number | null {
+    return this.boundTlsPort;
+  }
+
+  /** Reads (or makes) the TLS certificate, starts the broker's thread and waits until it listens. */
   async listen(): Promise<void> {
-    this.boundPort = await this.spawn(this.init.port);
+    this.tls = await this.certificate();
+    const bound = await this.spawn(this.init.port, this.tls);
+    this.boundPort = bound.port;
+    this.boundTlsPort = bound.tlsPort;
+  }
+
+  private async certificate(): Promise<BrokerTlsInit | null> {
+    const source = this.init.tls;
+    if (source === null) return null;
+    if (source.files !== undefined) {
+      const pem = readTlsFiles(source.files, "broker.tls.files");
+      return { port: source.port, cert: pem.cert, key: pem.key };
+    }
+    // Real time, not the hub's clock: clients check the certificate's dates against their own
+    // clocks (a test's ManualClock set in another year would make certificates nobody accepts).
+    const made = await ensureSelfSignedCerts(source.folder, source.hostnames);
+    if (made.made.ca) this.ctx.logger.warn({ caFile: made.caFile }, "made a new CA for MQTT over TLS: clients must trust this file");
+    if (made.made.server !== null) this.ctx.logger.info({ certFile: made.certFile, reason: made.made.server, names: made.names }, "made the broker's TLS server certificate");
+    return { port: source.port, cert: made.cert, key: made.key };
   }
 
   /** The link is up (the thread is already listening). */
@@ -112,11 +155,11 @@ export class BrokerThread implements MqttLink {
     this.worker?.postMessage(msg);
   }
 
-  private spawn(port: number): Promise<number> {
+  private spawn(port: number, tls: BrokerTlsInit | null): Promise<{ port: number | null; tlsPort: number | null }> {
     const { entry, eval: isEval } = workerEntry("broker-worker", import.meta.url);
-    const worker = new Worker(entry, { workerData: { ...this.init, port } satisfies BrokerInit, eval: isEval, name: "mqtt-broker" });
+    const worker = new Worker(entry, { workerData: { ...this.init, port, tls } satisfies BrokerInit, eval: isEval, name: "mqtt-broker" });
     this.worker = worker;
-    return new Promise<number>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       let ready = false;
       let failure: string | null = null;
       worker.on("message", (msg: FromBroker) => {
@@ -124,7 +167,7 @@ export class BrokerThread implements MqttLink {
           case "ready":
             ready = true;
             this.restartMs = RESTART_MIN_MS;
-            resolve(msg.port);
+            resolve({ port: msg.port, tlsPort: msg.tlsPort });
             return;
           case "failed":
             failure = msg.message;
@@ -213,7 +256,9 @@ export class BrokerThread implements MqttLink {
     this.restartTimer = this.ctx.clock.setTimeout(() => {
       this.restartTimer = null;
       if (this.stopping) return;
-      this.spawn(this.boundPort).then(
+      // The same ports as before (a port 0 was given its number at the first start).
+      const tls = this.tls !== null && this.boundTlsPort !== null ? { ...this.tls, port: this.boundTlsPort } : this.tls;
+      this.spawn(this.boundPort ?? this.init.port, tls).then(
         () => {
           this.handlers.forEach((h, sub) => this.send({ t: "subscribe", filter: h.filter, sub }));
           if (this.up) for (const l of this.listeners) l(true);

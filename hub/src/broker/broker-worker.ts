@@ -120,7 +120,7 @@ port.on("message", (msg: ToBroker) => {
 
 core.start().then(
   () => {
-    post({ t: "ready", port: core.port });
+    post({ t: "ready", port: core.port, tlsPort: core.tlsPort });
     let period = 0;
     let loopP99Ms = 0;
     statsTimer = setInterval(() => {

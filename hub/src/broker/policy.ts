@@ -1,8 +1,15 @@
 /**
  * The embedded broker's rules about who may connect, decided without sockets: which account owns a
- * client id, how long an address that keeps failing its login waits, and budgets for what a client
- * may be sent. Pure: time comes in as `now`.
+ * client id, how long an address that keeps failing its login waits, whose password is right
+ * (plain or an scrypt hash), and budgets for what a client may be sent. Time comes in as `now`.
+ *
+ * Runs on the broker's worker thread (broker-worker.ts -> broker-core.ts), never on the hub's main
+ * thread; the scrypt of a hashed password runs on libuv's thread pool, so not even the broker's own
+ * event loop waits for it.
  */
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { verifySecret } from "../api/auth.ts";
+import { SECRET_HASH_PATTERN } from "../config/users.ts";
 
 /** The hub's own client ids on an external broker (`tec-hub-<site>-<pid>`); nobody else may use them. */
 export const HUB_CLIENT_ID_PREFIX = "tec-hub";
@@ -227,4 +234,188 @@ export class HubBacklog {
       this.head = 0;
     }
   }
+}
+
+/** True if `plain` matches the scrypt `hash`; never rejects (hub/src/api/auth.ts verifySecret). */
+export type SecretVerifier = (plain: string, hash: string) => Promise<boolean>;
+
+/** Whether a configured password is an scrypt hash (`scrypt$<N>$<salt>$<hash>`, as `tec-hub hash-secret` prints). */
+export const isSecretHash = (password: string): boolean => SECRET_HASH_PATTERN.test(password);
+
+export interface HashQueueLimits {
+  /** Hash checks waiting for their turn, all addresses together; a login beyond is refused as busy, unchecked. */
+  maxWaiting: number;
+  /** The same for one address: a board connects once at a time, a guesser many times. */
+  maxWaitingPerAddress: number;
+}
+
+/** Enough for a classroom's boards all starting at once (each hashed once, then cached). */
+export const DEFAULT_HASH_QUEUE: HashQueueLimits = { maxWaiting: 64, maxWaitingPerAddress: 2 };
+
+export type CredentialCheck =
+  | { ok: true; account: Account }
+  /** Wrong user or password; `waitMs` is the wait it started for the address (0 while failures are free). */
+  | { ok: false; kind: "wrong"; reason: string; waitMs: number }
+  /** The address is waiting after failed logins: refused before any password was looked at. */
+  | { ok: false; kind: "throttled"; reason: string; waitMs: number }
+  /** Too many hash checks waiting: refused unchecked, not counted as a failure. */
+  | { ok: false; kind: "busy"; reason: string };
+
+export interface CredentialStats {
+  /** scrypt checks run. */
+  hashChecks: number;
+  /** Hashed passwords accepted from the cache, without scrypt. */
+  cacheHits: number;
+  /** Logins refused because too many hash checks were waiting. */
+  busy: number;
+}
+
+interface QueuedCheck {
+  address: string;
+  run: () => Promise<void>;
+}
+
+/**
+ * The broker's accounts (one per mqtt device, and the observer) and the check of a CONNECT's user
+ * name and password against them, with the per-address backoff in front.
+ *
+ * A password in the config is either plain or an scrypt hash. A hashed one costs tens of ms of
+ * scrypt, so:
+ * - the backoff is asked first, and asked again when a queued check gets its turn, so an address
+ *   that keeps guessing is refused without hashing, however many CONNECTs it has in flight;
+ * - checks run one at a time (one thread of libuv's pool, whatever arrives), at most
+ *   `maxWaiting` wait and at most `maxWaitingPerAddress` from one address; beyond that a login is
+ *   refused as busy (the client retries) without being counted as a failure;
+ * - a success is remembered per account (the hash and an HMAC of the password under a key of this
+ *   process), so a board that reconnects, or reconnects a hundred times in a storm, is checked by
+ *   one HMAC instead of scrypt. The cache holds one entry per account, so it cannot grow.
+ * Plain passwords are compared at once, in constant time.
+ */
+export class BrokerAccounts {
+  readonly deviceIds: ReadonlySet<string>;
+  private readonly passwords: ReadonlyMap<string, string>;
+  private readonly observer: { username: string; password: string } | null;
+  private readonly cacheKey = randomBytes(32);
+  private readonly verified = new Map<string, { hash: string; mac: Buffer }>();
+  private readonly queue: QueuedCheck[] = [];
+  private readonly waitingBy = new Map<string, number>();
+  private running = false;
+  private readonly counters: CredentialStats = { hashChecks: 0, cacheHits: 0, busy: 0 };
+
+  constructor(
+    accounts: { devices: Iterable<readonly [string, string]>; observer: { username: string; password: string } | null },
+    private readonly backoff: LoginBackoff,
+    private readonly now: () => number = Date.now,
+    private readonly verify: SecretVerifier = verifySecret,
+    private readonly limits: HashQueueLimits = DEFAULT_HASH_QUEUE,
+  ) {
+    this.passwords = new Map(accounts.devices);
+    this.deviceIds = new Set(this.passwords.keys());
+    this.observer = accounts.observer;
+  }
+
+  get stats(): CredentialStats {
+    return { ...this.counters };
+  }
+
+  /** Hash checks waiting or running. */
+  get pending(): number {
+    return this.queue.length + (this.running ? 1 : 0);
+  }
+
+  /**
+   * The account `username`/`password` logs in as, or why not. Records a failure on `address`'s
+   * backoff for a wrong one. Answers at once (no scrypt) for plain passwords, cache hits, unknown
+   * users and throttled addresses.
+   */
+  async check(username: string | undefined, password: Buffer | undefined, address: string): Promise<CredentialCheck> {
+    const throttled = this.throttled(address);
+    if (throttled !== null) return throttled;
+    if (username === undefined || password === undefined) return this.wrong(address, "username and password are required");
+    const observer = this.observer;
+    let account: Account;
+    let expected: string;
+    if (observer !== null && username === observer.username) {
+      account = { role: "observer", username };
+      expected = observer.password;
+    } else {
+      const stored = this.passwords.get(username);
+      if (stored === undefined) return this.wrong(address, `unknown user "${username}"`);
+      account = { role: "device", deviceId: username };
+      expected = stored;
+    }
+    const what = account.role === "device" ? `device "${username}"` : `observer "${username}"`;
+    if (!isSecretHash(expected)) return safeEqual(expected, password) ? { ok: true, account } : this.wrong(address, `wrong password for ${what}`);
+
+    const mac = createHmac("sha256", this.cacheKey).update(password).digest();
+    const known = this.verified.get(username);
+    if (known !== undefined && known.hash === expected && timingSafeEqual(known.mac, mac)) {
+      this.counters.cacheHits += 1;
+      return { ok: true, account };
+    }
+    const ok = await this.hashed(address, password.toString("utf8"), expected);
+    if (typeof ok !== "boolean") return ok;
+    if (!ok) return this.wrong(address, `wrong password for ${what}`);
+    this.verified.set(username, { hash: expected, mac });
+    return { ok: true, account };
+  }
+
+  private throttled(address: string): CredentialCheck | null {
+    const waitMs = this.backoff.waitMs(address, this.now());
+    if (waitMs === null) return null;
+    return { ok: false, kind: "throttled", waitMs, reason: `login from ${address} refused unchecked: too many failed logins, wait ${Math.ceil(waitMs / 1000)} s` };
+  }
+
+  private wrong(address: string, reason: string): CredentialCheck {
+    return { ok: false, kind: "wrong", reason, waitMs: this.backoff.failed(address, this.now()) };
+  }
+
+  /** Runs the scrypt check in its turn; a refusal instead if the queue is full or the address got throttled meanwhile. */
+  private hashed(address: string, plain: string, hash: string): Promise<boolean | CredentialCheck> {
+    const mine = this.waitingBy.get(address) ?? 0;
+    if (this.queue.length >= this.limits.maxWaiting || mine >= this.limits.maxWaitingPerAddress) {
+      this.counters.busy += 1;
+      const reason = mine >= this.limits.maxWaitingPerAddress ? `${mine} logins from ${address} are already being checked` : `${this.queue.length} logins are already waiting to be checked`;
+      return Promise.resolve({ ok: false, kind: "busy", reason: `${reason}; try again in a moment` });
+    }
+    this.waitingBy.set(address, mine + 1);
+    return new Promise((resolve) => {
+      this.queue.push({
+        address,
+        run: async () => {
+          // Failures from this address while it waited count: a guesser's queued CONNECTs are refused unhashed.
+          const throttled = this.throttled(address);
+          if (throttled !== null) return resolve(throttled);
+          this.counters.hashChecks += 1;
+          let ok = false;
+          try {
+            ok = await this.verify(plain, hash);
+          } catch {
+            ok = false;
+          }
+          resolve(ok);
+        },
+      });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (this.running) return;
+    const next = this.queue.shift();
+    if (next === undefined) return;
+    this.running = true;
+    const left = (this.waitingBy.get(next.address) ?? 1) - 1;
+    if (left > 0) this.waitingBy.set(next.address, left);
+    else this.waitingBy.delete(next.address);
+    void next.run().finally(() => {
+      this.running = false;
+      this.pump();
+    });
+  }
+}
+
+function safeEqual(a: string, b: Buffer): boolean {
+  const ab = Buffer.from(a, "utf8");
+  return ab.length === b.length && timingSafeEqual(ab, b);
 }

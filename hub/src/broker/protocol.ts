@@ -30,10 +30,21 @@ export interface BrokerLimits {
   maxHubBacklogPerDevice: number;
 }
 
+/** The TLS listener: its port and the server's certificate (with any intermediates) and key, PEM. */
+export interface BrokerTlsInit {
+  port: number;
+  cert: string;
+  key: string;
+}
+
 export interface BrokerInit {
   site: string;
   host: string;
   port: number;
+  /** Whether the plain (non-TLS) listener on `port` runs. */
+  plain: boolean;
+  /** MQTT over TLS, or null. */
+  tls: BrokerTlsInit | null;
   /** [device id, password] */
   devices: Array<[string, string]>;
   observer: { username: string; password: string } | null;
@@ -81,6 +92,8 @@ export interface BrokerStats {
   hubDropped: number;
   /** Keep-alives of 0 or above the limit, treated as the limit. */
   keepalivesClamped: number;
+  /** TLS connections that ended before their handshake completed: wrong CA, plain MQTT on the TLS port, garbage, a timeout. */
+  tlsHandshakeFailures: number;
   /** The broker thread's own event-loop delay, p99 over the last stats period (ms). */
   loopDelayP99Ms: number;
   recentRefusals: Refusal[];
@@ -99,6 +112,7 @@ export const ZERO_COUNTERS: Readonly<BrokerCounters> = {
   budgetDropped: 0,
   hubDropped: 0,
   keepalivesClamped: 0,
+  tlsHandshakeFailures: 0,
 };
 
 /** What the hub reports when it has no broker of its own (external mode): nothing counted here. */
@@ -122,7 +136,8 @@ export type ToBroker =
   | { t: "stop" };
 
 export type FromBroker =
-  | { t: "ready"; port: number }
+  /** Listening: the plain listener's port and the TLS listener's (null where that listener is off). */
+  | { t: "ready"; port: number | null; tlsPort: number | null }
   | { t: "failed"; message: string }
   /** Messages for the hub's subscriptions: which one each matched, topics, and payloads back to back in `bytes`. */
   | { t: "messages"; topics: string[]; subs: Uint16Array; ends: Uint32Array; bytes: Uint8Array }

@@ -6,7 +6,7 @@ import path from "node:path";
 import { parseDocument } from "yaml";
 import { HubError } from "../core/errors.ts";
 import { HubConfig } from "./schema.ts";
-import { RECOMMENDED_PIN_DIGITS } from "./users.ts";
+import { RECOMMENDED_PIN_DIGITS, SECRET_HASH_PATTERN } from "./users.ts";
 
 export const DEFAULT_CONFIG_PATH = "config/demo.yaml";
 
@@ -38,6 +38,12 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
   const mqtt = num("TEC_MQTT_PORT");
   if (http !== undefined) raw.http = { ...(raw.http as object | undefined), port: http };
   if (mqtt !== undefined) raw.broker = { ...(raw.broker as object | undefined), port: mqtt };
+  // Moves the TLS listener where the config has one; it does not turn TLS on.
+  const mqtts = num("TEC_MQTTS_PORT");
+  const brokerTls = (raw.broker as { tls?: unknown } | undefined)?.tls;
+  if (mqtts !== undefined && typeof brokerTls === "object" && brokerTls !== null) {
+    raw.broker = { ...(raw.broker as object), tls: { ...brokerTls, port: mqtts } };
+  }
   const opcua = num("TEC_OPCUA_PORT");
   if (opcua !== undefined) raw.opcua = { ...(raw.opcua as object | undefined), port: opcua };
   if (env.TEC_DB_PATH) raw.storage = { ...(raw.storage as object | undefined), path: env.TEC_DB_PATH };
@@ -60,6 +66,8 @@ export function parseConfig(raw: unknown, source = "(inline)", env: NodeJS.Proce
   const config = result.data;
   const warnings: string[] = [];
   if (!config.demo) {
+    // The embedded broker checks device and observer passwords, so it may hold their hashes.
+    const embedded = config.broker.mode === "embedded";
     const check = (where: string, password: string | undefined) => {
       if (password !== undefined && DEMO_PASSWORDS.has(password)) warnings.push(`${where}: a demo password ("${password}") is left in a config not marked demo: true`);
     };
@@ -79,9 +87,37 @@ export function parseConfig(raw: unknown, source = "(inline)", env: NodeJS.Proce
       if (d.kind !== "mqtt") return;
       check(`devices.${i}.password`, d.password);
       if (d.password === d.id) warnings.push(`devices.${i}.password: equals the device id`);
+      // A simulated device's simulator logs in with this password, so it has to stay plain.
+      if (embedded && !d.simulated && !SECRET_HASH_PATTERN.test(d.password)) warnings.push(`devices.${i}.password is a plain password: store its scrypt hash (tec-hub hash-secret)`);
     });
+    const observer = config.broker.observer;
+    if (embedded && observer !== null && !SECRET_HASH_PATTERN.test(observer.password)) warnings.push("broker.observer.password is a plain password: store its scrypt hash (tec-hub hash-secret)");
   }
+  warnings.push(...brokerHashWarnings(config));
   return { config: deepFreeze(config), source, warnings };
+}
+
+/**
+ * Broker passwords in the wrong form, demo or not: a hash where the hub has to send the password
+ * itself (its own account on an external broker), or something that starts like a hash but is not
+ * one the broker can check (the device would be refused at every connect).
+ */
+function brokerHashWarnings(config: HubConfig): string[] {
+  const out: string[] = [];
+  const hub = config.broker.hub;
+  if (hub !== undefined && (SECRET_HASH_PATTERN.test(hub.password) || hub.password.startsWith("scrypt$"))) {
+    out.push("broker.hub.password is an scrypt hash, but the hub sends this password to the external broker: it must be the plain password (keep the config file readable by the hub only)");
+  }
+  const broken = (where: string, password: string) => {
+    const cost = Number(SECRET_HASH_PATTERN.exec(password)?.[1]);
+    const usable = Number.isInteger(Math.log2(cost)) && cost >= 2 ** 10 && cost <= 2 ** 20;
+    if (password.startsWith("scrypt$") && !usable) out.push(`${where} starts like an scrypt hash but is not one ("scrypt$<N>$<salt base64>$<hash base64>", N a power of two from 1024 to 1048576, as tec-hub hash-secret prints): the broker would take it as a plain password`);
+  };
+  if (config.broker.observer !== null) broken("broker.observer.password", config.broker.observer.password);
+  config.devices.forEach((d, i) => {
+    if (d.kind === "mqtt") broken(`devices.${i}.password`, d.password);
+  });
+  return out;
 }
 
 export function loadConfig(file: string = DEFAULT_CONFIG_PATH, env: NodeJS.ProcessEnv = process.env): LoadedConfig {

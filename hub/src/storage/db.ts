@@ -168,6 +168,17 @@ export const MIGRATIONS: readonly Migration[] = [
         );
       `),
   },
+  {
+    version: 8,
+    name: "home assistant discovery",
+    up: (db) =>
+      db.exec(`
+        -- Every Home Assistant discovery config the hub announced (retained), so that after a
+        -- restart it can clear the entities of devices and channels that are gone.
+        -- payload: the config as published (JSON); device: the hub's device id, or '_hub'.
+        CREATE TABLE ha_discovery (topic TEXT PRIMARY KEY, device TEXT NOT NULL, payload TEXT NOT NULL, announced_at INTEGER NOT NULL);
+      `),
+  },
 ];
 
 /**

@@ -110,8 +110,10 @@ describe("DiskGuard", () => {
     audit.append({ at: now - 300 * DAY, actor: { name: "jan", role: "technician" }, action: "interlock.reset", target: "water-leak", result: "ok" });
     const ages = (table: string, column: string) => db.prepare<[], { t: number }>(`SELECT ${column} AS t FROM ${table} ORDER BY t`).all().map((r) => (now - r.t) / HOUR).sort((a, b) => a - b);
 
+    expect(guard.currentLevel()).toBeNull();
     free = 1500 * MB;
     const low = await guard.check();
+    expect(guard.currentLevel()).toBe("low");
     expect(low).toMatchObject({ level: "low", job: { type: "trim", result: { error: null, deletedRows: 3 + 1 } } });
     expect(alarms.get(DISK_ALARM)).toMatchObject({ active: true, severity: "warning", source: "storage" });
     expect(alarms.get(DISK_ALARM)?.message.en).toBe(
@@ -135,6 +137,7 @@ describe("DiskGuard", () => {
     expect(alarms.get(DISK_ALARM)?.active).toBe(true);
     free = 2300 * MB;
     expect(await guard.check()).toMatchObject({ level: "ok" });
+    expect(guard.currentLevel()).toBe("ok");
     expect(alarms.get(DISK_ALARM)?.active).toBe(false);
   });
 

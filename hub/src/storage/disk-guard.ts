@@ -12,6 +12,9 @@
  *   stops growing, and the audit log, which is never trimmed, keeps writing into the freed pages
  *   long before it could run out of room. The 15-minute tier is kept.
  * - Free space back above the low mark plus a tenth: the alarm clears.
+ *
+ * Scheduled backups (backup.ts) ask `currentLevel()` and are skipped while it is not "ok"; their
+ * folder stays bounded by their retention (`storage.backup.keep`).
  */
 import { statfs } from "node:fs/promises";
 import { statSync } from "node:fs";
@@ -87,6 +90,11 @@ export class DiskGuard {
 
   start(): void {
     this.timer ??= this.ctx.clock.setInterval(() => void this.check(), this.options.diskCheckS * 1000);
+  }
+
+  /** The level the latest round found: null before the first round. */
+  currentLevel(): DiskLevel | null {
+    return this.level;
   }
 
   /** Stops the checks and waits for a job in progress. Safe to call twice. */

@@ -7,7 +7,6 @@ import { deviceLabel } from "../../config/names.ts";
 import type { HubConfig } from "../../config/schema.ts";
 import type { Clock } from "../../core/clock.ts";
 import { HubError } from "../../core/errors.ts";
-import type { EngineRule } from "../../core/interlock/engine.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { TelemetryPipeline } from "../../core/telemetry/pipeline.ts";
 import type { Text } from "../../core/types.ts";
@@ -15,10 +14,11 @@ import { createByteLink, parseLinkUrl } from "../../transports/byte-link.ts";
 import { SupervisedLink } from "../../transports/supervised-link.ts";
 import type { JobProgress } from "./job.ts";
 import { MarlinDriver } from "./marlin-driver.ts";
-import { faultRuleId, firmwareRuleId, printerFaultRuleIds, printerRules, thermalRuleId } from "./rules.ts";
+import { faultRuleId, firmwareRuleId, printerConfigs, printerFaultRuleIds, thermalRuleId } from "./rules.ts";
 import { PrinterStation } from "./station.ts";
 
-export type PrinterDeviceConfig = Extract<HubConfig["devices"][number], { kind: "printer" }>;
+export type { PrinterDeviceConfig } from "./rules.ts";
+export { printerConfigs, printerRulesOf } from "./rules.ts";
 
 export interface PrinterWiring {
   clock: Clock;
@@ -35,15 +35,8 @@ export interface Printers {
   catalogues: Map<string, string>;
 }
 
-export function printerConfigs(config: Readonly<HubConfig>): PrinterDeviceConfig[] {
-  return config.devices.filter((d): d is PrinterDeviceConfig => d.kind === "printer");
-}
 
 /** The interlocks every printer of the config gets (pure: the engine is built from these before any printer). */
-export function printerRulesOf(config: Readonly<HubConfig>): EngineRule[] {
-  return printerConfigs(config).flatMap((p) => printerRules({ id: p.id, name: p.name, label: deviceLabel(p), door: p.door, resetRoles: p.resetRoles }));
-}
-
 export function buildPrinters(config: Readonly<HubConfig>, w: PrinterWiring): Printers {
   const stations: PrinterStation[] = [];
   const catalogues = new Map<string, string>();

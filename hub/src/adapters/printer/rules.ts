@@ -4,6 +4,8 @@
  * fires (with M112), and, if the printer has an enclosure door contact, no start while it is open
  * and a pause if it opens mid-print.
  */
+import { deviceLabel } from "../../config/names.ts";
+import type { HubConfig } from "../../config/schema.ts";
 import type { EngineRule } from "../../core/interlock/engine.ts";
 import { bilingualName, text } from "../../core/texts/texts.ts";
 import type { Text } from "../../core/types.ts";
@@ -88,4 +90,15 @@ export function printerRules(p: PrinterRuleInput): EngineRule[] {
     });
   }
   return rules;
+}
+
+export type PrinterDeviceConfig = Extract<HubConfig["devices"][number], { kind: "printer" }>;
+
+export function printerConfigs(config: Readonly<HubConfig>): PrinterDeviceConfig[] {
+  return config.devices.filter((d): d is PrinterDeviceConfig => d.kind === "printer");
+}
+
+/** The interlocks every printer of the config gets (light: the hub builds its engine before it loads any printer machinery). */
+export function printerRulesOf(config: Readonly<HubConfig>): EngineRule[] {
+  return printerConfigs(config).flatMap((p) => printerRules({ id: p.id, name: p.name, label: deviceLabel(p), door: p.door, resetRoles: p.resetRoles }));
 }

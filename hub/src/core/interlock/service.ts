@@ -78,6 +78,15 @@ export interface InterlockContext {
   /** Publishes a retained MQTT message (the hub's link). */
   publish: (topic: string, payload: string) => void;
   site: string;
+  /** Timing of trips for the hub's metrics (api/metrics.ts); optional. */
+  observe?: InterlockObserver;
+}
+
+export interface InterlockObserver {
+  /** A monotonic time in ms with sub-millisecond resolution (performance.now). */
+  now(): number;
+  /** A rule tripped `ms` after the input that tripped it reached the interlocks, its actions issued. */
+  reacted(ms: number): void;
 }
 
 export function estopRule(safety: SafetyConfig): EngineRule {
@@ -112,6 +121,8 @@ export class InterlockService implements Permits {
   private readonly unsubscribe: Array<() => void> = [];
   /** Stopped: a planned stop is under way; nothing more is evaluated, tripped or stored. */
   private frozen = false;
+  /** When the input being evaluated arrived (observe.now()), or -1: for the reaction time of a trip. */
+  private inputAt = -1;
 
   constructor(private readonly ctx: InterlockContext) {
     this.engine = ctx.engine;
@@ -133,12 +144,12 @@ export class InterlockService implements Permits {
       bus.on("telemetry:accepted", "interlocks", (batch) => {
         for (const [channel] of batch.readings) {
           if (this.inputs.has(`${batch.deviceId}.${channel}`)) {
-            this.evaluate();
+            this.evaluateInput();
             return;
           }
         }
       }),
-      bus.on("device:changed", "interlocks", () => this.evaluate()),
+      bus.on("device:changed", "interlocks", () => this.evaluateInput()),
     );
     for (const id of this.engine.ids()) this.publish(id);
     this.evaluate();
@@ -229,6 +240,16 @@ export class InterlockService implements Permits {
     for (const t of transitions) this.afterChange(t, HUB);
   }
 
+  /** An evaluation because an input arrived (a reading, a device's state): a trip in it is timed. */
+  private evaluateInput(): void {
+    this.inputAt = this.ctx.observe?.now() ?? -1;
+    try {
+      this.evaluate();
+    } finally {
+      this.inputAt = -1;
+    }
+  }
+
   private readonly readInput: InputView = (ref) => {
     const dot = ref.indexOf(".");
     const rec = this.ctx.registry.record(ref.slice(0, dot) as DeviceId);
@@ -244,6 +265,7 @@ export class InterlockService implements Permits {
     const detail = t.cause?.detail;
     if (t.to === "tripped") {
       this.runActions(rule);
+      if (this.inputAt >= 0) this.ctx.observe?.reacted(this.ctx.observe.now() - this.inputAt);
       alarms.raise(`interlock:${t.id}`, rule.severity, t.id, this.alarmMessage(rule, t.cause));
       logger.warn({ interlock: t.id, cause: detail?.en }, "interlock tripped");
     } else if (t.to === "cleared" || t.to === "normal") {

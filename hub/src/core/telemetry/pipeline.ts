@@ -41,6 +41,20 @@ export interface DeviceEventSink {
   deviceEvent(deviceId: DeviceId, event: EventMessage): void;
 }
 
+/**
+ * Timing of telemetry for the hub's metrics (api/metrics.ts): optional, and only one tele message
+ * in INGEST_SAMPLE_EVERY is timed, so the hot path pays a counter and a mask for the rest.
+ */
+export interface PipelineObserver {
+  /** A monotonic time in ms with sub-millisecond resolution (performance.now). */
+  now(): number;
+  /** A sampled tele message took `ms` from entering the pipeline to its accepted readings handed on. */
+  ingested(ms: number): void;
+}
+
+/** A power of two: one tele message in this many is timed. */
+export const INGEST_SAMPLE_EVERY = 16;
+
 export class TelemetryPipeline {
   readonly counters: PipelineCounters = { accepted: 0, readings: 0, rejected: 0, shed: 0, unknownDevice: 0 };
   /** Unknown device ids seen, with when and how often: shown to technicians. */
@@ -52,9 +66,10 @@ export class TelemetryPipeline {
   private readonly pendingMeta = new Map<DeviceId, MetaMessage>();
   private ackSink: AckSink | null = null;
   private eventSink: DeviceEventSink | null = null;
+  private sampleCount = 0;
 
   constructor(
-    private readonly ctx: { clock: Clock; bus: Bus; registry: Registry },
+    private readonly ctx: { clock: Clock; bus: Bus; registry: Registry; observe?: PipelineObserver },
     limits: IntakeLimits,
   ) {
     this.limiter = new IntakeLimiter(ctx.clock, limits, (dropped, windowMs) => {
@@ -76,6 +91,7 @@ export class TelemetryPipeline {
    * JSON carrier (MQTT topics today).
    */
   ingestRaw(device: string, kind: DeviceTopicKind, payload: Uint8Array | string): void {
+    const t0 = kind === "tele" ? this.sampleStart() : -1;
     if (!this.ctx.registry.has(device)) {
       this.counters.unknownDevice += 1;
       const u = this.unknownDevices.get(device);
@@ -114,7 +130,16 @@ export class TelemetryPipeline {
       this.reject(id, "malformed-json", `${kind}: not JSON (${error instanceof Error ? error.message : "parse error"})`);
       return;
     }
+    const accepted = this.counters.accepted;
     this.ingest(id, kind, body);
+    if (t0 >= 0 && this.counters.accepted !== accepted) this.ctx.observe?.ingested(this.ctx.observe.now() - t0);
+  }
+
+  /** The start time of a tele message to time, or -1 (no observer, or not this one's turn). */
+  private sampleStart(): number {
+    const observe = this.ctx.observe;
+    if (observe === undefined) return -1;
+    return (this.sampleCount++ & (INGEST_SAMPLE_EVERY - 1)) === 0 ? observe.now() : -1;
   }
 
   /**

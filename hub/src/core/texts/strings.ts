@@ -94,6 +94,18 @@ export const HUB_STRINGS = {
     nl: "Minder dan {mark} MB vrij op de schijf van de hub ({free} MB): de geschiedenis wordt ingekort (ruwe metingen {rawH} uur, minuutwaarden {minuteD} dagen). Het auditlog blijft bewaard. Maak ruimte vrij.",
     en: "Less than {mark} MB free on the hub's disk ({free} MB): history is being trimmed (raw readings {rawH} h, minute values {minuteD} days). The audit log is kept. Free some space.",
   },
+  "alarm.backupFailed": {
+    nl: "De automatische back-up van de database in {folder} is mislukt: {reason}. De vorige back-ups zijn bewaard.",
+    en: "The automatic backup of the database into {folder} failed: {reason}. The earlier backups are kept.",
+  },
+  "alarm.backupSkippedDiskLow": {
+    nl: "De automatische back-up is overgeslagen: er is te weinig ruimte op de schijf van de hub. Maak ruimte vrij.",
+    en: "The automatic backup was skipped: the hub's disk is low on space. Free some space.",
+  },
+  "alarm.backupSkippedNoRoom": {
+    nl: "De automatische back-up is overgeslagen: {free} MB vrij in {folder}, {need} MB nodig. Maak ruimte vrij of kies een andere map.",
+    en: "The automatic backup was skipped: {free} MB free in {folder}, {need} MB needed. Free some space or choose another folder.",
+  },
 
   // Device states (LiveDevice.stateText), from the registry's state.
   "device.state.unknown": { nl: "Nog niets van gehoord sinds de hub startte.", en: "Nothing heard since the hub started." },
