@@ -50,6 +50,15 @@ async function start(file: string): Promise<void> {
     else logger.warn({ config: source }, w);
   }
   let config = loaded.config;
+  // A stop asked for while the hub starts (a service manager's stop right after its start) waits
+  // for the start to finish, then is the same planned stop: never a half-started hub killed.
+  let early: string | null = null;
+  let shutdown = (signal: string): void => {
+    early ??= signal;
+    say(`${signal}: stopping as soon as the start has finished…`);
+  };
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
   // node-opcua's own console output goes into the log (and its one warning nobody can act on, to debug).
   if (config.opcua.enabled || config.devices.some((d) => d.kind === "robot-opcua")) await routeOpcuaLogs(logger);
   // Loaded here, not at the top: the other commands need none of the hub's machinery, and the
@@ -99,7 +108,7 @@ Press Ctrl-C to stop.
 `);
   }
   let stopping = false;
-  const shutdown = (signal: string) => {
+  shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
     say(`${signal}: stopping…`);
@@ -124,8 +133,7 @@ Press Ctrl-C to stop.
       }
     })();
   };
-  process.on("SIGINT", () => shutdown("SIGINT"));
-  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  if (early !== null) shutdown(early);
 }
 
 function checkConfig(file: string): void {

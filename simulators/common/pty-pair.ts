@@ -121,6 +121,11 @@ export async function openPtyPair(opts: PtyPairOptions = {}): Promise<PtyPair> {
 async function spawnSocat(socat: string, hubPath: string, devicePath: string, timeoutMs: number): Promise<ChildProcess> {
   const child = spawn(socat, ["-d", "-d", `pty,raw,echo=0,link=${hubPath}`, `pty,raw,echo=0,link=${devicePath}`], {
     stdio: ["ignore", "ignore", "pipe"],
+    // Its own process group: Ctrl-C in the terminal signals the whole foreground group, and a
+    // socat gone before the hub's planned stop would pull the simulated cables first (the hub
+    // would see boards vanish and latch their trips). (Ignoring SIGINT is no help: socat installs
+    // its own handler.) The hub closes it in order; `exit` below kills any left.
+    detached: true,
   });
   let stderr = "";
   child.stderr?.setEncoding("utf8");

@@ -5,6 +5,7 @@
  * start has no trip to reset; a kill -9 keeps every latched trip. Nothing starts by itself after
  * either.
  */
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -92,6 +93,51 @@ describe("planned stop and crash of the demo", () => {
     expect(records.slice(0, 3).map((r) => r.action)).toEqual(["hub.started", "hub.stopped", "hub.stopping"]);
     expect(records[0]?.details).toMatchObject({ previous: "planned stop", latchedTrips: [] });
     expect(records[1]?.reason).toMatch(/SIGTERM/);
+  }, 240_000);
+
+  it("Ctrl-C in a terminal (SIGINT to the whole process group, simulators' socat included): a clean stop, no trip latched by cables pulled first", async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), "tec-ctrlc-"));
+    const config = demoConfig(dir);
+    hub = await spawnHub(config, {}, [], 60_000);
+    await settled(hub);
+    expect(await latched(hub)).toEqual([]);
+    const pid = hub.proc.pid ?? 0;
+    // The terminal signals the foreground process group; spawnHub's child leads none, so signal
+    // the hub and every process it started, as the terminal would.
+    const { execFileSync } = await import("node:child_process");
+    const children = execFileSync("pgrep", ["-P", String(pid)], { encoding: "utf8" }).split("\n").filter((x) => x.length > 0).map(Number);
+    expect(children.length).toBeGreaterThan(0);
+    for (const p of [pid, ...children]) process.kill(p, "SIGINT");
+    await hub.kill("SIGINT");
+    expect(hub.proc.exitCode).toBe(0);
+    expect(hub.output()).toMatch(/stopped cleanly/);
+    expect(hub.output()).not.toMatch(/interlock tripped/);
+  }, 240_000);
+
+  it("a stop asked for while the hub is still starting waits for the start, then is the same clean stop", async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), "tec-early-"));
+    const config = demoConfig(dir);
+    const proc = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "hub/src/cli.ts"), "start", config], {
+      cwd: ROOT,
+      env: { ...process.env, TEC_LOG_LEVEL: "info", TEC_LOG_FORMAT: "pretty" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    const exited = new Promise<number | null>((resolve) => proc.once("exit", resolve));
+    // The first log line comes from inside the start (the broker making its certificates, or a board connecting).
+    await new Promise<void>((resolve) => {
+      const seen = (d: Buffer) => {
+        out += d.toString();
+        if (/\d\d:\d\d:\d\d (INFO|WARN)/.test(out)) resolve();
+      };
+      proc.stdout.on("data", seen);
+      proc.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    });
+    expect(out).not.toMatch(/Press Ctrl-C/);
+    proc.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(out).toMatch(/SIGTERM: stopping as soon as the start has finished/);
+    expect(out).toMatch(/stopped cleanly/);
   }, 240_000);
 
   it("kill -9: a latched trip is still latched after the restart, the start says it followed a crash, and nothing restarts", async () => {
