@@ -21,12 +21,15 @@ const ROOT = path.resolve(import.meta.dirname, "../..");
  * busy 2-core machine; a config with thousands of devices longer still) is killed and the start
  * rejected with what it printed.
  */
-export async function spawnHub(configPath: string, env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = [], startTimeoutMs = 60_000): Promise<HubProcess> {
+export async function spawnHub(configPath: string, env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = [], startTimeoutMs = 60_000, options: { ownGroup?: boolean } = {}): Promise<HubProcess> {
   const proc = spawn(process.execPath, [...nodeArgs, "--import", "tsx", path.join(ROOT, "hub/src/cli.ts"), "start", configPath], {
     cwd: ROOT,
     // The readable format: its banner names the ports (JSON logs, the default without a terminal, carry them in a record at info level).
     env: { ...process.env, TEC_LOG_LEVEL: "warn", TEC_LOG_FORMAT: "pretty", ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    // A process group of its own (its pid is the group's id), as a shell gives a command it runs in
+    // a terminal: `process.kill(-pid, "SIGINT")` is then what Ctrl-C does.
+    detached: options.ownGroup === true,
   });
   let out = "";
   proc.stdout?.on("data", (d: Buffer) => (out += d.toString()));

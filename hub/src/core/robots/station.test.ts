@@ -35,7 +35,8 @@ class FakeRobot implements RobotDriver {
   }
   stop(): Promise<void> {
     this.calls.push("stop");
-    this.update({ programState: "stopped" });
+    // Like the OPC UA cell and the Firmata arm: always accepted, and ends only a running program.
+    if (this.status.programState === "running") this.update({ programState: "stopped" });
     return Promise.resolve();
   }
   halt(): Promise<void> {
@@ -45,7 +46,7 @@ class FakeRobot implements RobotDriver {
       return Promise.reject(new HubError("DEVICE_OFFLINE", "no connection"));
     }
     this.calls.push("halt");
-    this.update({ programState: "stopped" });
+    if (this.status.programState === "running") this.update({ programState: "stopped" });
     return Promise.resolve();
   }
   resetFault(): Promise<void> {
@@ -139,20 +140,21 @@ describe("RobotStation", () => {
     expect(site.service.view("arm-door")?.status).toBe("cleared");
     expect(await refusedNow()).toBe("Stopped: the door opened during the program. Waiting for a reset. Arm reports an error. Arm: door opened during a program has not been reset yet.");
     expect(thrown(() => site.service.reset("arm-door", juf))).toMatchObject({ code: "INTERLOCK_TRIPPED", reason: { en: "The readings must stay fine for another 1 s." } });
-    expect(driver.calls).toEqual(["run wave"]);
+    // The door trip's e-stop action reaches the robot too, though its program has already ended.
+    expect(driver.calls).toEqual(["run wave", "halt"]);
 
     await site.advance(1000);
     site.service.reset("arm-door", juf);
     await site.advance(0);
     // The reset cleared the robot's own fault, and started nothing.
-    expect(driver.calls).toEqual(["run wave", "resetFault"]);
+    expect(driver.calls).toEqual(["run wave", "halt", "resetFault"]);
     expect(driver.status.programState).toBe("idle");
     expect(site.stations.view("arm")).toMatchObject({ state: "idle", startable: { ok: true } });
     await site.advance(2000);
-    expect(driver.calls).toEqual(["run wave", "resetFault"]);
+    expect(driver.calls).toEqual(["run wave", "halt", "resetFault"]);
     // Only now, and only when asked.
     await robot.start("wave", juf);
-    expect(driver.calls).toEqual(["run wave", "resetFault", "run wave"]);
+    expect(driver.calls).toEqual(["run wave", "halt", "resetFault", "run wave"]);
   });
 
   it.each([
@@ -243,11 +245,12 @@ describe("RobotStation", () => {
     await site.advance(200);
     expect(await rejection(robot.start("wave", juf))).toMatchObject({ code: "INTERLOCK_TRIPPED", reason: { en: "Arm may not start. Stopped with an error in the program. Waiting for a reset. Arm reports an error." } });
     await robot.clearFault();
-    expect(driver.calls).toEqual(["run wave", "resetFault"]);
+    // The trip's stop is sent whatever the hub believes the robot does ("halt"): at rest it costs nothing.
+    expect(driver.calls).toEqual(["run wave", "halt", "resetFault"]);
     expect(robot.refusals()).toEqual([]);
     // A robot not in a fault state is not told to reset.
     await robot.clearFault();
-    expect(driver.calls).toEqual(["run wave", "resetFault"]);
+    expect(driver.calls).toEqual(["run wave", "halt", "resetFault"]);
   });
 
   it("an instructor must be present: no visit open to the station, no start", async () => {

@@ -152,10 +152,16 @@ export class RobotStation implements Station {
 
   async act(action: StationAction, _reason: string, _actor: Actor): Promise<void> {
     if (action === "resume") throw new HubError("REQUEST_INVALID", `${this.config.name} cannot resume: start the program again`);
-    if (this.driver.status.programState !== "running") return;
-    this.stopRequested = true;
-    this.ports.changed();
-    // A robot does not pause mid-motion for a lesson: pause, stop and estop all stop it.
+    const s = this.driver.status;
+    if (!s.connected) return;
+    if (s.programState === "running") {
+      this.stopRequested = true;
+      this.ports.changed();
+    }
+    // Sent also when the hub's view says nothing runs: that view can lag the robot (an OPC UA cell's
+    // notifications arrive one by one; a late one can say "stopped" after a new start), and a stop
+    // to a robot at rest costs nothing. A robot does not pause mid-motion for a lesson: pause, stop
+    // and estop all stop it.
     if (action === "estop") await this.driver.halt();
     else await this.driver.stop();
   }
