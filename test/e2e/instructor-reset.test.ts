@@ -11,6 +11,7 @@ import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ARTIFACTS, launchBrowser, type TestBrowser } from "../support/browser.ts";
 import { bootDemoHub, watchPage, type DemoHub, type PageWatch } from "../support/demo-hub.ts";
+import { REFUSAL_ACTION } from "../../hub/src/api/refusals.ts";
 
 /** What the issue asks of the console: Start enabled within this long of the reset. */
 const AFTER_RESET_MS = 1000;
@@ -64,9 +65,12 @@ describe("instructor console: a reset and a flood of refusals", () => {
       await fetch(`${demo.url}/api/commands/nope.x`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
       expect(await demo.command(tech, "station.start", { station: "robot-cell", program: `no-such-program-${i}` })).toMatchObject({ ok: false, code: "REQUEST_INVALID" });
     }
-    // The newest 300 audit rows hold nothing but the refusals now.
+    // The newest 300 audit rows hold nothing but the refusals now (and, when the loop crossed a
+    // minute, the strangers' refusals counted per address and minute: REFUSAL_ACTION).
     const audit = (await (await fetch(`${demo.url}/api/audit?limit=300`, { headers: { authorization: `Bearer ${tech}` } })).json()) as { result: { records: Array<{ action: string; result: string }> } };
-    expect(audit.result.records.every((r) => r.action === "station.start" && r.result === "refused")).toBe(true);
+    const others = audit.result.records.filter((r) => !(r.action === "station.start" && r.result === "refused") && r.action !== REFUSAL_ACTION);
+    expect(others).toEqual([]);
+    expect(audit.result.records.filter((r) => r.action === "station.start").length).toBeGreaterThanOrEqual(290);
 
     // As it stands, and as a fresh page builds it.
     for (const fresh of [false, true]) {
