@@ -252,7 +252,7 @@ async function assemble(config: Readonly<HubConfig>, clock: Clock, logger: Logge
   // Stations: printers and robots, each a device in the registry too; their faults trip their interlocks.
   const jobs = new JobHistory(db);
   const trip = (ruleId: string, detail: { nl: string; en: string }) => safety.trip(ruleId, detail);
-  const printers: Printers = !config.devices.some((d) => d.kind === "printer") ? { stations: [], catalogues: new Map() } : (await import("./adapters/printer/index.ts")).buildPrinters(config, {
+  const printers: Printers = !config.devices.some((d) => d.kind === "printer") ? { stations: [], catalogues: new Map() } : await (await import("./adapters/printer/index.ts")).buildPrinters(config, {
     clock,
     logger,
     pipeline,

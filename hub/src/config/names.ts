@@ -12,7 +12,7 @@ export function deviceLabel(d: Pick<DeviceConfig, "name" | "nameEn">): Text {
 }
 
 /** The registry's declaration of every configured device, with its names in both languages. */
-export function declaredDevices(devices: readonly DeviceConfig[]): Array<{ id: DeviceId; kind: DeviceKind; name: string; simulated: boolean; label: Text; labels: Readonly<Record<string, Text>> }> {
+export function declaredDevices(devices: readonly DeviceConfig[]): Array<{ id: DeviceId; kind: DeviceKind; name: string; simulated: boolean; label: Text; labels: Readonly<Record<string, Text>>; protocol?: string }> {
   return devices.map((d) => ({
     id: asDeviceId(d.id),
     kind: d.kind,
@@ -20,5 +20,6 @@ export function declaredDevices(devices: readonly DeviceConfig[]): Array<{ id: D
     simulated: d.simulated,
     label: deviceLabel(d),
     labels: d.kind === "mqtt" || d.kind === "serial" ? d.labels : {},
+    ...(d.kind === "printer" ? { protocol: d.protocol } : {}),
   }));
 }

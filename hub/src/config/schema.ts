@@ -7,6 +7,10 @@ import { DEVICE_ID_PATTERN } from "../../../firmware-bridge/contract/messages.ts
 import { InterlockRule, SafetyConfig } from "./interlocks.ts";
 import { SessionsConfig, UsersConfig } from "./users.ts";
 
+/** How the hub talks to a printer (see `protocol` of a printer device). */
+export const PRINTER_PROTOCOLS = ["marlin", "ultimaker", "bambu-lan", "prusalink", "moonraker", "octoprint"] as const;
+export type PrinterProtocol = (typeof PRINTER_PROTOCOLS)[number];
+
 const port = z.number().int().min(0).max(65535);
 const deviceId = z
   .string()
@@ -235,10 +239,32 @@ const PrinterDevice = z
      * `tcp://host:port`; `sim://` for the demo's simulated printer (the demo runner fills it in).
      */
     url: z.string().min(1).max(300),
+    /**
+     * How the hub talks to it: `marlin` (G-code on a cable or TCP, the hub streams every line) or a
+     * network printer's own API, which stores and runs the file itself: `ultimaker` (`http://host`,
+     * local API v1, digest pair in `auth.user`/`auth.password`), `bambu-lan` (`mqtts://host:8883`,
+     * `auth.serial` and `auth.accessCode`; uploads over FTPS on 990), `prusalink` (`http://host`,
+     * `auth.apiKey` or digest `auth.user`/`auth.password`), `moonraker` (`ws://host:7125/websocket`,
+     * optional `auth.apiKey`), `octoprint` (`http://host:5000`, `auth.apiKey`).
+     */
+    protocol: z.enum(PRINTER_PROTOCOLS).default("marlin"),
+    /** What a network printer's API wants from the hub. Secrets: never logged, never shown. */
+    auth: z
+      .object({
+        apiKey: z.string().min(1).max(200).optional(),
+        user: z.string().min(1).max(100).optional(),
+        password: z.string().min(1).max(200).optional(),
+        accessCode: z.string().min(1).max(64).optional(),
+        serial: z.string().min(1).max(64).optional(),
+        /** SHA-256 fingerprint of the printer's TLS certificate (Bambu Lab's is not signed by a CA the hub knows); pinned when given. */
+        fingerprint: z.string().regex(/^([0-9A-Fa-f]{2}:?){32}$/, "must be a SHA-256 fingerprint (64 hex digits, colons allowed)").optional(),
+      })
+      .strict()
+      .optional(),
     simulated: z.boolean().default(false),
     /** An MQTT contact for the enclosure door (`<device>.<channel>`, 1 = open): open = no start, pause if printing. */
     door: z.string().regex(/^[a-z0-9][a-z0-9-]{0,47}\.[a-zA-Z][a-zA-Z0-9]{0,47}$/, 'must be "<device>.<channel>"').optional(),
-    /** Folder of approved demo models (`.gcode`), relative to the working directory. */
+    /** Folder of approved demo models (`.gcode`; `.3mf`, `.bgcode`, `.ufp` for the network printers that take them), relative to the working directory. */
     catalogue: z.string().default("printers/catalogue"),
     /** Heaters on without a job for this long are switched off. */
     idleHeaterTimeoutS: z.number().int().min(10).max(24 * 3600).default(600),

@@ -8,6 +8,8 @@ export type HubErrorCode =
   | "DEVICE_TIMEOUT"
   | "DEVICE_OFFLINE"
   | "DEVICE_REFUSED"
+  /** A device (a network printer) refused the hub's credentials. */
+  | "DEVICE_AUTH"
   | "PROTOCOL_INVALID"
   | "REQUEST_INVALID"
   | "NOT_FOUND"

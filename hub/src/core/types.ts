@@ -107,6 +107,8 @@ export interface DeviceView {
   /** Its name in both languages (the config's `name` and `nameEn`). */
   label: Text;
   simulated: boolean;
+  /** Printers: how the hub talks to it (`marlin`, `ultimaker`, `bambu-lan`, `prusalink`, `moonraker`, `octoprint`). */
+  protocol?: string;
   state: DeviceState;
   stateSince: number;
   /** Why it is in this state, for technicians and logs (English, with channel names). */

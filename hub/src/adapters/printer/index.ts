@@ -1,6 +1,6 @@
 /**
- * Builds the printer stations a config declares: link, Marlin driver, station, and the
- * interlocks every printer gets. Wiring only.
+ * Builds the printer stations a config declares: a Marlin driver on its link, or a network
+ * printer's driver (loaded only for the protocols the config uses), and the station. Wiring only.
  */
 import path from "node:path";
 import { deviceLabel } from "../../config/names.ts";
@@ -12,6 +12,7 @@ import type { TelemetryPipeline } from "../../core/telemetry/pipeline.ts";
 import type { Text } from "../../core/types.ts";
 import { createByteLink, parseLinkUrl } from "../../transports/byte-link.ts";
 import { SupervisedLink } from "../../transports/supervised-link.ts";
+import { MarlinBackend, type PrinterBackend } from "./backend.ts";
 import type { JobProgress } from "./job.ts";
 import { MarlinDriver } from "./marlin-driver.ts";
 import { faultRuleId, firmwareRuleId, printerConfigs, printerFaultRuleIds, thermalRuleId } from "./rules.ts";
@@ -36,8 +37,7 @@ export interface Printers {
 }
 
 
-/** The interlocks every printer of the config gets (pure: the engine is built from these before any printer). */
-export function buildPrinters(config: Readonly<HubConfig>, w: PrinterWiring): Printers {
+export async function buildPrinters(config: Readonly<HubConfig>, w: PrinterWiring): Promise<Printers> {
   const stations: PrinterStation[] = [];
   const catalogues = new Map<string, string>();
   for (const p of printerConfigs(config)) {
@@ -45,8 +45,13 @@ export function buildPrinters(config: Readonly<HubConfig>, w: PrinterWiring): Pr
       throw new HubError("CONFIG_INVALID", `devices: printer "${p.id}" has url "${p.url}": sim:// is filled in by the demo runner (npm start), not usable by the hub itself`);
     }
     const logger = w.logger.child({ printer: p.id });
-    const link = new SupervisedLink(createByteLink(parseLinkUrl(p.url)), { clock: w.clock, logger });
-    const driver = new MarlinDriver(link, { clock: w.clock, logger });
+    let driver: PrinterBackend;
+    if (p.protocol === "marlin") {
+      const link = new SupervisedLink(createByteLink(parseLinkUrl(p.url)), { clock: w.clock, logger });
+      driver = new MarlinBackend(new MarlinDriver(link, { clock: w.clock, logger }));
+    } else {
+      driver = await (await import("./network/index.ts")).createNetworkDriver(p, { clock: w.clock, logger });
+    }
     const catalogueDir = path.resolve(p.catalogue);
     catalogues.set(p.id, catalogueDir);
     stations.push(

@@ -1,10 +1,11 @@
 /**
- * A 3D-printer station: a Marlin printer on a byte link, its jobs from an approved catalogue, and
+ * A 3D-printer station: a printer behind a backend (Marlin on a byte link, or a network printer's
+ * own API), its jobs from an approved catalogue, and
  * its place in the one device registry (kind `printer`: temperatures, progress and link health
  * flow through the telemetry pipeline like any device's). The hub-side thermal watchdog and the
  * idle-heater timeout live here; what they decide goes to the interlocks through `faults`.
  */
-import { readFileSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import type { MetaMessage } from "../../../../firmware-bridge/contract/messages.ts";
 import type { Clock, Timer } from "../../core/clock.ts";
@@ -15,9 +16,9 @@ import type { Station, StationAction, StationView } from "../../core/stations/st
 import type { TelemetryPipeline } from "../../core/telemetry/pipeline.ts";
 import { bilingualName, sentences, text, withDetail } from "../../core/texts/texts.ts";
 import type { Actor, DeviceId, Text } from "../../core/types.ts";
+import type { PrinterBackend, PrinterJob } from "./backend.ts";
 import type { HaltKind, TemperatureReport } from "./gcode.ts";
-import { type JobProgress, PrintJob, analyseGcode } from "./job.ts";
-import type { MarlinDriver } from "./marlin-driver.ts";
+import type { JobProgress } from "./job.ts";
 
 export interface PrinterConfig {
   id: string;
@@ -25,7 +26,7 @@ export interface PrinterConfig {
   /** Its name in both languages; without it, `name` in both. */
   label?: Text;
   simulated: boolean;
-  /** Folder of approved `.gcode` demo models. */
+  /** Folder of approved demo models (the file types the backend takes). */
   catalogueDir: string;
   /** Heaters on with no job for this long are switched off (OctoPrint's HeaterTimeout plugin idea). */
   idleHeaterTimeoutS: number;
@@ -59,7 +60,7 @@ const HALT_TEXT: Record<HaltKind, Text> = {
 export class PrinterStation implements Station {
   readonly kind = "printer" as const;
   readonly label: Text;
-  private job: PrintJob | null = null;
+  private job: PrinterJob | null = null;
   /** How the last job ended, in plain words, when the station ended it (the e-stop, a halt); else from the job's state. */
   private jobEnd: Text | null = null;
   private jobActor = "";
@@ -77,10 +78,12 @@ export class PrinterStation implements Station {
   /** The firmware name in the registry's meta; described again if the driver learns another (the device list and the station say the same). */
   private describedFirmware: string | null = null;
   private lastMessage: string | null = null;
+  /** The printer's own door contact, once it has reported one (network printers that have it). */
+  private door: boolean | null = null;
 
   constructor(
     private readonly config: PrinterConfig,
-    private readonly driver: MarlinDriver,
+    private readonly driver: PrinterBackend,
     private readonly ports: PrinterPorts,
   ) {
     this.label = config.label ?? bilingualName(config.name);
@@ -95,6 +98,7 @@ export class PrinterStation implements Station {
     driver.on("message", (text, level) => {
       if (level === "error") this.lastMessage = text;
     });
+    driver.on("door", (open) => this.onDoor(open));
   }
 
   get id(): string {
@@ -114,15 +118,27 @@ export class PrinterStation implements Station {
     await this.driver.stop();
   }
 
+  /** The approved models this printer can take (a name once, whichever of its file types the folder has). */
   catalogue(): string[] {
     try {
-      return readdirSync(this.config.catalogueDir)
-        .filter((f) => f.endsWith(".gcode"))
-        .map((f) => f.slice(0, -".gcode".length))
-        .sort();
+      const names = new Set<string>();
+      for (const f of readdirSync(this.config.catalogueDir)) {
+        const ext = this.driver.catalogueExtensions.find((e) => f.endsWith(e));
+        if (ext !== undefined) names.add(f.slice(0, -ext.length));
+      }
+      return [...names].sort();
     } catch {
       return [];
     }
+  }
+
+  /** The catalogue file for a model: the first of the backend's file types the folder holds. */
+  private catalogueFile(program: string): string {
+    for (const ext of this.driver.catalogueExtensions) {
+      const file = path.join(this.config.catalogueDir, `${program}${ext}`);
+      if (existsSync(file)) return file;
+    }
+    throw new HubError("NOT_FOUND", `${this.config.name} has no model "${program}" in its catalogue (${this.driver.catalogueExtensions.join(", ")})`);
   }
 
   /** One plain sentence each; the driver's state and the firmware's own words are in `details`. */
@@ -153,8 +169,7 @@ export class PrinterStation implements Station {
     if (refusals.length > 0) {
       throw HubError.because("DEVICE_REFUSED", text("station.mayNotStart", { station: this.label, reasons: sentences(refusals) }));
     }
-    const analysis = analyseGcode(readFileSync(path.join(this.config.catalogueDir, `${program}.gcode`), "utf8"));
-    const job = new PrintJob(program, analysis, this.driver, this.ports.clock);
+    const job = this.driver.createJob(program, this.catalogueFile(program), this.ports.clock);
     this.job = job;
     this.jobEnd = null;
     this.jobActor = actor.name;
@@ -228,7 +243,10 @@ export class PrinterStation implements Station {
         driverState: d,
         firmware: this.driver.firmware.FIRMWARE_NAME ?? null,
         thermalProtection: this.driver.capability("THERMAL_PROTECTION") ?? null,
-        link: { ...this.driver.stats, resendRatio: this.driver.stats.linesSent > 0 ? this.driver.stats.resends / this.driver.stats.linesSent : 0 },
+        protocol: this.driver.protocol,
+        estopEffect: this.driver.estopEffect,
+        doorOpen: this.door,
+        link: { ...this.driver.stats },
         lastJob: p,
         lastError: this.lastMessage,
       },
@@ -277,6 +295,15 @@ export class PrinterStation implements Station {
       this.ports.pipeline.ingestRaw(id, "status", "offline");
     } else if (state === "operational") {
       this.ports.pipeline.ingestRaw(id, "status", "online");
+      // A network printer prints on without the hub: the job it lost is stopped when it comes back.
+      if (this.fault !== null && this.driver.cancelOrphan !== undefined) {
+        this.driver
+          .cancelOrphan()
+          .then((cancelled) => {
+            if (cancelled) this.ports.note("printer.orphanCancelled", "the printer came back still printing the job the hub had lost: cancelled");
+          })
+          .catch((error: unknown) => this.ports.logger.error({ err: error }, "cancelling the lost job failed"));
+      }
     }
     this.health();
     this.ports.changed();
@@ -289,7 +316,7 @@ export class PrinterStation implements Station {
     const ch = (unit: string, min: number, max: number, label: string) => ({ unit, min, max, periodMs: period, label });
     const meta: MetaMessage = {
       contract: "1.0",
-      model: (info.MACHINE_TYPE ?? "Marlin printer").slice(0, 64),
+      model: (info.MACHINE_TYPE ?? (this.driver.protocol === "marlin" ? "Marlin printer" : `${this.driver.protocol} printer`)).slice(0, 64),
       firmware: this.firmwareName(),
       boot: this.driver.stats.connects,
       simulated: this.config.simulated,
@@ -299,6 +326,7 @@ export class PrinterStation implements Station {
         bedTempC: ch("°C", -20, 200, "Temperatuur printbed"),
         bedTargetC: ch("°C", 0, 200, "Doel printbed"),
         progressPct: ch("%", 0, 100, "Voortgang"),
+        ...(this.door !== null ? { doorOpen: ch("", 0, 1, "Deur open") } : {}),
       },
       actuators: {},
     };
@@ -316,11 +344,25 @@ export class PrinterStation implements Station {
     if (report.bed !== null) verdicts.push(this.bed.sample(now, report.bed.actual, report.bed.target ?? 0));
     const t = this.temps;
     const readings: Record<string, number> = { progressPct: this.job?.progress().progressPct ?? 0 };
+    if (this.door !== null) readings.doorOpen = this.door ? 1 : 0;
     if (t.hotend !== null) Object.assign(readings, { hotendTempC: t.hotend.actual, hotendTargetC: t.hotend.target ?? 0 });
     if (t.bed !== null) Object.assign(readings, { bedTempC: t.bed.actual, bedTargetC: t.bed.target ?? 0 });
     this.ports.pipeline.ingest(this.config.id as DeviceId, "tele", { ts: now, seq: this.seq++, readings });
     const bad = verdicts.find((v): v is ThermalVerdict => v !== null);
     if (bad !== undefined) this.thermalTrip(bad);
+    this.ports.changed();
+  }
+
+  /** The printer's own door contact: a channel of its own (`<printer>.doorOpen`), which a `door` rule can name. */
+  private onDoor(open: boolean): void {
+    const first = this.door === null;
+    this.door = open;
+    if (first && this.identified) this.describe();
+    const t = this.temps;
+    const readings: Record<string, number> = { doorOpen: open ? 1 : 0, progressPct: this.job?.progress().progressPct ?? 0 };
+    if (t?.hotend != null) Object.assign(readings, { hotendTempC: t.hotend.actual, hotendTargetC: t.hotend.target ?? 0 });
+    if (t?.bed != null) Object.assign(readings, { bedTempC: t.bed.actual, bedTargetC: t.bed.target ?? 0 });
+    this.ports.pipeline.ingest(this.config.id as DeviceId, "tele", { ts: this.ports.clock.now(), seq: this.seq++, readings });
     this.ports.changed();
   }
 
@@ -365,8 +407,7 @@ export class PrinterStation implements Station {
     this.idleSince ??= now;
     if (now - this.idleSince >= this.config.idleHeaterTimeoutS * 1000) {
       this.idleSince = null;
-      this.driver.send("M104 S0").catch(() => {});
-      this.driver.send("M140 S0").catch(() => {});
+      this.driver.heatersOff().catch(() => {});
       this.ports.note("printer.heatersOff", `heaters on without a job for ${this.config.idleHeaterTimeoutS} s: switched off`);
     }
   }
@@ -375,7 +416,8 @@ export class PrinterStation implements Station {
     // Only a printer that is talking has a health of its own; otherwise its status says it all.
     if (this.driver.state !== "operational" && this.driver.state !== "halted") return;
     const s = this.driver.stats;
-    const ratio = s.linesSent > 100 ? s.resends / s.linesSent : 0;
+    const sent = s.linesSent ?? 0;
+    const ratio = sent > 100 ? (s.resends ?? 0) / sent : 0;
     const state = this.driver.state === "halted" ? "fault" : ratio > 0.1 ? "degraded" : "ok";
     const detail = state === "fault" ? (this.lastFault?.en ?? "halted") : state === "degraded" ? `unreliable link: ${Math.round(ratio * 100)} % of lines resent` : undefined;
     this.ports.pipeline.ingest(this.config.id as DeviceId, "health", { state, uptimeS: 0, boot: s.connects, ...(detail !== undefined ? { detail: detail.slice(0, 200) } : {}) });

@@ -58,6 +58,8 @@ export interface DeclaredDevice {
   label?: Text;
   /** Names of its channels and actuators in both languages (the config's `labels`), by their own name. */
   labels?: Readonly<Record<string, Text>>;
+  /** How the hub talks to it, where devices of its kind differ (a printer: `marlin`, `bambu-lan` …). */
+  protocol?: string;
 }
 
 /** What survives a hub restart about a device. */
@@ -518,6 +520,7 @@ export class Registry {
       kind: rec.declared.kind,
       name: rec.declared.name,
       simulated: rec.declared.simulated || rec.meta?.simulated === true,
+      ...(rec.declared.protocol !== undefined ? { protocol: rec.declared.protocol } : {}),
       state: rec.state,
       stateSince: rec.stateSince,
       stateReason: rec.stateReason,
