@@ -20,6 +20,8 @@ const USAGE = `usage: tec-hub <command> [arguments]
   add-device --kind mqtt --id <id>    the YAML block and the board's config.h for a new device
   backup FILE [--config config.yaml]  an online backup of the hub's database into FILE
   restore FILE [--config config.yaml] put a backup back (refused while a hub runs on that database)
+  broker-config --mosquitto DIR [--config config.yaml]
+                                      Mosquitto 2.0 files (conf, passwords, ACL) with the hub's broker rules
   help                                this text`;
 
 function usage(code = 2): never {
@@ -90,7 +92,7 @@ async function start(file: string): Promise<void> {
     mqtt: hub.mqttPort !== null ? `mqtt://${host}:${hub.mqttPort}` : config.broker.mode === "external" ? (config.broker.url ?? null) : null,
     mqtts: hub.mqttTlsPort !== null ? `mqtts://${host}:${hub.mqttTlsPort}` : null,
     caFile: hub.mqttCaFile,
-    simulated: sims !== null ? [...sims.devices().keys(), ...(hardware !== null ? [...hardware.printers.keys(), ...hardware.cells.keys(), ...hardware.boards.keys(), ...hardware.arms.keys()] : [])] : [],
+    simulated: sims !== null ? [...sims.devices().keys(), ...(hardware !== null ? [...hardware.printers.keys(), ...hardware.netPrinters.keys(), ...hardware.cells.keys(), ...hardware.boards.keys(), ...hardware.arms.keys()] : [])] : [],
   };
   if (format === "json") {
     // Under a service manager the banner is one record among the others, readable by log tools.
@@ -103,7 +105,7 @@ TEC Hub ${config.siteName} (${source})
   REST API    ${web}/api/devices   (OpenAPI: /api/openapi.json, metrics: /metrics)
   OPC UA      ${hub.opcuaUrl ?? "off"}   (read-only: readings, device health, interlocks)
   MQTT        ${hub.mqttPort !== null ? `mqtt://${host}:${hub.mqttPort} (embedded broker)` : config.broker.mode === "embedded" ? "plain MQTT off (broker.plain: false): TLS only" : (config.broker.url ?? "")}${config.broker.observer !== null && (hub.mqttPort !== null || config.broker.mode === "external") ? `\n  Watch it    mosquitto_sub -h localhost -p ${hub.mqttPort ?? 1883} -u ${config.broker.observer.username} -P ${config.broker.observer.password} -t 'tec/#' -v` : ""}${hub.mqttTlsPort !== null ? `\n  MQTT TLS    mqtts://${host}:${hub.mqttTlsPort}   (CA: ${hub.mqttCaFile ?? "the CA that signed broker.tls.files.cert"})` : ""}${hub.mqttTlsPort !== null && config.broker.observer !== null ? `\n  Watch TLS   mosquitto_sub --cafile ${hub.mqttCaFile ?? "<ca.crt>"} -h localhost -p ${hub.mqttTlsPort} -u ${config.broker.observer.username} -P ${config.broker.observer.password} -t 'tec/#' -v` : ""}
-  Simulators  ${sims !== null ? `Tiny House and e-stop button (${sims.devices().size} devices, ${th.speed}x speed)` : "off"}${hardware !== null && (hardware.printers.size > 0 || hardware.cells.size > 0) ? `\n  Stations    ${[...hardware.printers.keys(), ...hardware.cells.keys()].join(", ")} (simulated)` : ""}${hardware !== null && hardware.boards.size > 0 ? `\n  Serial      ${[...hardware.boards.entries()].map(([id, b]) => `${id} on ${b.url}`).join(", ")} (simulated)` : ""}${(hardware?.notes ?? []).map((n) => `\n  Note        ${n}`).join("")}${config.users.length > 0 ? `\n  Logins      ${config.users.map((u) => `${u.name} (${u.role})`).join(", ")}` : ""}
+  Simulators  ${sims !== null ? `Tiny House and e-stop button (${sims.devices().size} devices, ${th.speed}x speed)` : "off"}${hardware !== null && (hardware.printers.size > 0 || hardware.netPrinters.size > 0 || hardware.cells.size > 0) ? `\n  Stations    ${[...hardware.printers.keys(), ...[...hardware.netPrinters.entries()].map(([id, p]) => `${id} (${p.protocol} on ${p.url})`), ...hardware.cells.keys()].join(", ")} (simulated)` : ""}${hardware !== null && hardware.boards.size > 0 ? `\n  Serial      ${[...hardware.boards.entries()].map(([id, b]) => `${id} on ${b.url}`).join(", ")} (simulated)` : ""}${(hardware?.notes ?? []).map((n) => `\n  Note        ${n}`).join("")}${config.users.length > 0 ? `\n  Logins      ${config.users.map((u) => `${u.name} (${u.role})`).join(", ")}` : ""}
 Press Ctrl-C to stop.
 `);
   }
@@ -147,6 +149,7 @@ const MODULES: Record<string, () => Promise<{ run: (args: string[]) => Promise<n
   "add-device": () => import("./cli/add-device.ts"),
   backup: () => import("./cli/backup.ts").then((m) => ({ run: m.runBackup })),
   restore: () => import("./cli/backup.ts").then((m) => ({ run: m.runRestore })),
+  "broker-config": () => import("./cli/broker-config.ts"),
 };
 
 const [command, ...args] = process.argv.slice(2);

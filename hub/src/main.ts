@@ -68,6 +68,7 @@ import { SqliteInterlockStore } from "./storage/interlock-store.ts";
 import { JobHistory } from "./storage/job-history.ts";
 import { ExternalLink, type MqttLink } from "./transports/mqtt-link.ts";
 import { Lifecycle } from "./lifecycle.ts";
+import { BrokerSelfCheck } from "./broker/self-check.ts";
 
 export const HUB_VERSION = "0.2.0";
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -393,6 +394,9 @@ async function assemble(config: Readonly<HubConfig>, clock: Clock, logger: Logge
     await adapter.start();
   }, () => link.stop());
   await life.start("presence", () => presence.start(), () => presence.stop());
+  // External broker: check at start (and on every reconnect) that it enforces the accounts; an alarm if it does not.
+  const brokerCheck = config.broker.mode === "external" ? new BrokerSelfCheck({ config, link, alarms, logger: logger.child({ module: "broker-check" }), clock }) : null;
+  await life.start("broker self-check", () => void brokerCheck?.start(), () => brokerCheck?.stop());
   if (homeAssistant !== null) await life.start("home assistant", () => homeAssistant.start(), () => homeAssistant.stop());
   await life.start("auth", () => auth.start(), () => auth.stop());
   await life.start("refusals", () => refusals.start(), () => refusals.stop());

@@ -286,7 +286,7 @@ export class SimMachine {
         this.control.length = 0;
         const why = line.replace(/^Error:\s*/, "");
         if (this.job === "printing" || this.job === "paused") this.end("error", why);
-        else this.error = why;
+        else this.error ??= why; // the first line names the cause; "Printer halted. kill() called!" follows
         this.changed();
       } else if (line === "start") {
         this.inFlight = 0;

@@ -261,8 +261,10 @@ const PrinterDevice = z
       })
       .strict()
       .optional(),
+    /** A network printer that sends no status for this long is lost (a trip if it was printing); it is reconnected. */
+    lostAfterS: z.number().min(2).max(300).default(15),
     simulated: z.boolean().default(false),
-    /** An MQTT contact for the enclosure door (`<device>.<channel>`, 1 = open): open = no start, pause if printing. */
+    /** The enclosure door (`<device>.<channel>`, 1 = open): an MQTT contact, or a network printer's own (`<printer id>.doorOpen`, where it reports one). Open = no start, pause if printing; unheard = no start. */
     door: z.string().regex(/^[a-z0-9][a-z0-9-]{0,47}\.[a-zA-Z][a-zA-Z0-9]{0,47}$/, 'must be "<device>.<channel>"').optional(),
     /** Folder of approved demo models (`.gcode`; `.3mf`, `.bgcode`, `.ufp` for the network printers that take them), relative to the working directory. */
     catalogue: z.string().default("printers/catalogue"),

@@ -50,7 +50,7 @@ export async function buildPrinters(config: Readonly<HubConfig>, w: PrinterWirin
       const link = new SupervisedLink(createByteLink(parseLinkUrl(p.url)), { clock: w.clock, logger });
       driver = new MarlinBackend(new MarlinDriver(link, { clock: w.clock, logger }));
     } else {
-      driver = await (await import("./network/index.ts")).createNetworkDriver(p, { clock: w.clock, logger });
+      driver = await (await import("./network/index.ts")).createNetworkDriver(p, { clock: w.clock, logger }, { staleAfterMs: p.lostAfterS * 1000 });
     }
     const catalogueDir = path.resolve(p.catalogue);
     catalogues.set(p.id, catalogueDir);

@@ -407,8 +407,10 @@ export class PrinterStation implements Station {
     this.idleSince ??= now;
     if (now - this.idleSince >= this.config.idleHeaterTimeoutS * 1000) {
       this.idleSince = null;
-      this.driver.heatersOff().catch(() => {});
-      this.ports.note("printer.heatersOff", `heaters on without a job for ${this.config.idleHeaterTimeoutS} s: switched off`);
+      this.driver.heatersOff().then(
+        () => this.ports.note("printer.heatersOff", `heaters on without a job for ${this.config.idleHeaterTimeoutS} s: switched off`),
+        (error: unknown) => this.ports.note("printer.heatersOffFailed", `heaters on without a job for ${this.config.idleHeaterTimeoutS} s, and the printer did not take "heaters off": ${error instanceof Error ? error.message : String(error)}`),
+      );
     }
   }
 

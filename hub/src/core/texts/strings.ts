@@ -86,6 +86,13 @@ export const HUB_STRINGS = {
     en: "Another account tried to take over {device}'s MQTT session (refused): {message}",
   },
   "alarm.brokerRestarted": { nl: "De MQTT-broker van de hub is opnieuw gestart: {reason}", en: "The hub's MQTT broker was restarted: {reason}" },
+  "alarm.brokerNotEnforcing": {
+    nl: "De externe MQTT-broker ({url}) houdt zich niet aan de regels van de hub: {problems}. Dan kan iedereen op het netwerk zich voordoen als een apparaat. Maak de bestanden van de broker met tec-hub broker-config.",
+    en: "The external MQTT broker ({url}) does not enforce the hub's rules: {problems}. Anyone on the network can then pose as a device. Make the broker's files with tec-hub broker-config.",
+  },
+  "brokerCheck.anonymous": { nl: "een client zonder gebruikersnaam komt binnen", en: "a client without user name gets in" },
+  "brokerCheck.unknownAccount": { nl: "een onbekend account komt binnen", en: "an unknown account gets in" },
+  "brokerCheck.observerPublishes": { nl: "het account dat alleen mag lezen (observer) kan berichten versturen", en: "the read-only observer account can publish" },
   "alarm.guessing": {
     nl: "Iemand raadt de pincode of het wachtwoord van {name}: {count} foute pogingen binnen {hours} uur. Alleen adressen zonder eerdere foute pogingen mogen het nog proberen.",
     en: "Someone is guessing the PIN or password of {name}: {count} wrong attempts within {hours} h. Only addresses without earlier wrong attempts may still try it.",

@@ -49,6 +49,8 @@ export interface NetworkDriverOptions {
   staleAfterMs: number;
   /** A started job the printer has not reported as printing after this long has failed. */
   startTimeoutMs: number;
+  /** After a reset of a halt: a fault still reported within this long is the old one (the firmware restarting); after it, a new halt. */
+  restartGraceMs: number;
 }
 
 export const DEFAULT_NETWORK_OPTIONS: NetworkDriverOptions = {
@@ -56,6 +58,7 @@ export const DEFAULT_NETWORK_OPTIONS: NetworkDriverOptions = {
   reconnectMaxMs: 30_000,
   staleAfterMs: 15_000,
   startTimeoutMs: 120_000,
+  restartGraceMs: 10_000,
 };
 
 type Listeners = { [K in keyof BackendEvents]: Array<BackendEvents[K]> };
@@ -86,6 +89,8 @@ export abstract class NetworkPrinterDriver implements PrinterBackend {
   private lastReportAt: number | null = null;
   private door: boolean | null = null;
   private faultSeen: string | null = null;
+  /** After a reset of a halt, faults the printer still reports until then are what it said before its restart. */
+  private faultGraceUntil = 0;
   private readonly listeners: Listeners = { state: [], temperature: [], firmware: [], halt: [], reset: [], message: [], door: [] };
   private readonly jobs = new Set<RemoteJob>();
   /** The newest status (null before the first). */
@@ -175,12 +180,24 @@ export abstract class NetworkPrinterDriver implements PrinterBackend {
     if (this.current === "halted" || this.faultSeen !== null) {
       await this.restartFirmware().catch((error: unknown) => this.message(`firmware restart failed: ${messageOf(error)}`, "error"));
     }
+    const wasHalted = this.current === "halted" || this.faultSeen !== null;
     this.faultSeen = null;
+    if (wasHalted) this.faultGraceUntil = this.ctx.clock.now() + this.options.restartGraceMs;
     if (this.current === "halted") this.setState(this.lastReportAt !== null ? "operational" : "connecting", "reset after a halt");
   }
 
+  /**
+   * The strongest stop the API has; the printer counts as halted from here until the reset of the
+   * stop (as a Marlin printer after M112), so what it reports about its own stop (a Klipper
+   * shutdown, an OctoPrint error) is not a second halt.
+   */
   async emergencyStop(reason: string): Promise<void> {
     for (const job of this.jobs) job.abort(`emergency stop: ${reason}`);
+    const connected = this.current === "operational" || this.current === "halted";
+    if (connected) {
+      this.faultSeen ??= `emergency stop: ${reason}`;
+      this.setState("halted", `emergency stop: ${reason}`);
+    }
     await this.request("emergency stop", () => this.stopNow(reason));
   }
 
@@ -221,7 +238,7 @@ export abstract class NetworkPrinterDriver implements PrinterBackend {
       this.door = s.doorOpen;
       this.emit("door", s.doorOpen);
     }
-    if (s.fault !== null && this.faultSeen === null) {
+    if (s.fault !== null && this.faultSeen === null && this.ctx.clock.now() >= this.faultGraceUntil) {
       this.faultSeen = s.fault;
       this.setState("halted", s.fault);
       this.emit("halt", haltKindOf(s.fault), s.fault);
