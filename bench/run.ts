@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark of the hub, printing its figures. Options:
- *   --only ingest|ingest-mosquitto|reaction|robot-estop|printer|serial-board|kiosk|dashboards|fleet|startup   run one suite
+ *   --only ingest|ingest-mosquitto|reaction|robot-estop|printer|network-printers|serial-board|kiosk|dashboards|fanout|fleet|startup   run one suite
  *   --quick                          shorter steps (a smoke run; figures are noisier)
  * TEC_BENCH_PROFILE_DIR=<folder>     fleet: write a CPU profile of the hub restarted for the connect storm
  */
@@ -8,6 +8,7 @@ import { runFanout } from "./fanout.ts";
 import { readOsInfo, runIngest } from "./ingest.ts";
 import { runReaction } from "./reaction.ts";
 import { runFleet } from "./fleet.ts";
+import { runNetworkPrinters } from "./network-printers.ts";
 import { runRobotEstop } from "./robot-estop.ts";
 import { runDashboards, runKiosk } from "./dashboard.ts";
 import { runPrinterStream, runSerialBoard } from "./serial-wire.ts";
@@ -39,6 +40,10 @@ async function main(): Promise<void> {
   if (only === undefined || only === "printer") {
     const r = await runPrinterStream({ seconds: quick ? 5 : 15, log });
     log(`=> printer: ${r.linesPerS.toFixed(0)} G-code lines/s of ${r.wireLinesPerS.toFixed(0)} the wire allows; hub CPU ${r.hubCpuPct.toFixed(1)} % per printing station\n`);
+  }
+  if (only === undefined || only === "network-printers") {
+    const r = await runNetworkPrinters({ runs: quick ? 2 : 5, log });
+    log(`=> network printers: ${r.map((f) => `${f.protocol} start ${f.startP50.toFixed(0)} ms / e-stop ${f.estopP50.toFixed(0)} ms`).join("; ")} (p50)\n`);
   }
   if (only === undefined || only === "serial-board") {
     const r = await runSerialBoard({ seconds: quick ? 5 : 15, log });

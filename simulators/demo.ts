@@ -15,6 +15,7 @@ import { SimDevice } from "./common/contract-device.ts";
 import { openPtyPair, type PtyPair } from "./common/pty-pair.ts";
 import { EstopButton } from "./estop-button/index.ts";
 import { type PrinterSimHandle, startPrinterSim } from "./printer/index.ts";
+import type { NetPrinterSimHandle } from "./printer-net/machine.ts";
 import { OperationalMode } from "./robot-cell/cell.ts";
 import { type RobotCellHandle, startRobotCell } from "./robot-cell/server.ts";
 import { type FirmataBoardHandle, startFirmataBoard } from "./firmata-board/index.ts";
@@ -27,6 +28,8 @@ export { SimClock };
 export interface DemoHardware {
   config: HubConfig;
   printers: Map<string, PrinterSimHandle>;
+  /** Network printers (Bambu Lab, PrusaLink …) speaking their own protocol on loopback. */
+  netPrinters: Map<string, NetPrinterSimHandle>;
   cells: Map<string, RobotCellHandle>;
   boards: Map<string, SerialBoardSim>;
   arms: Map<string, FirmataBoardHandle>;
@@ -63,6 +66,7 @@ async function someFreePort(prefer: number): Promise<number> {
  */
 export async function startDemoHardware(config: Readonly<HubConfig>, dataDir: string, options: { cellPort?: number; socat?: string } = {}): Promise<DemoHardware> {
   const printers = new Map<string, PrinterSimHandle>();
+  const netPrinters = new Map<string, NetPrinterSimHandle>();
   const ptys: PtyPair[] = [];
   const cells = new Map<string, RobotCellHandle>();
   const boards = new Map<string, SerialBoardSim>();
@@ -92,6 +96,13 @@ export async function startDemoHardware(config: Readonly<HubConfig>, dataDir: st
         boards.set(d.id, board);
         return { ...d, url: board.url };
       }
+      if (d.kind === "printer" && d.url.startsWith("sim:") && d.protocol !== "marlin") {
+        const { startNetPrinterSim } = await import("./printer-net/index.ts");
+        const seed = config.devices.filter((x) => x.kind === "printer").indexOf(d) + 1;
+        const sim = await startNetPrinterSim(d.protocol, { machineOptions: { speedFactor: 10, heatFactor: 5, seed, name: d.name } });
+        netPrinters.set(d.id, sim);
+        return { ...d, url: sim.url, auth: sim.auth };
+      }
       if (d.kind === "printer" && d.url.startsWith("sim:")) {
         const pty = await tryPty();
         const seed = config.devices.filter((x) => x.kind === "printer").indexOf(d) + 1;
@@ -120,6 +131,7 @@ export async function startDemoHardware(config: Readonly<HubConfig>, dataDir: st
     await Promise.allSettled([...arms.values()].map((a) => a.stop()));
     await Promise.allSettled([...boards.values()].map((b) => b.stop()));
     await Promise.allSettled([...printers.values()].map((p) => p.stop()));
+    await Promise.allSettled([...netPrinters.values()].map((p) => p.stop()));
     await Promise.allSettled([...cells.values()].map((c) => c.stop()));
     await Promise.allSettled(ptys.map((p) => p.close()));
   };
@@ -134,6 +146,7 @@ export async function startDemoHardware(config: Readonly<HubConfig>, dataDir: st
   return {
     config: { ...config, devices },
     printers,
+    netPrinters,
     cells,
     boards,
     arms,
@@ -315,6 +328,9 @@ export function registerSimCommands(registry: CommandRegistry, sims: DemoSimulat
       const device = hardware?.config.devices.find((d) => d.id === id);
       if (device?.kind === "printer" && device.door?.startsWith(`${ENCLOSURES_ID}.`) === true) {
         enclosure(device.door.slice(ENCLOSURES_ID.length + 1));
+      } else if (device?.kind === "printer" && hardware?.netPrinters.get(id)?.machine.hasDoor === true) {
+        // A network printer's own door contact.
+        hardware.netPrinters.get(id)?.machine.setDoor(p.open);
       } else if (device?.kind === "robot-opcua" && hardware?.cells.has(id) === true) {
         const cell = hardware.cells.get(id)?.cell;
         if (p.open) cell?.openDoor();

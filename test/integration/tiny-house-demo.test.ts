@@ -46,7 +46,7 @@ describe("Tiny House demo", () => {
       const l = await devices();
       return l.every((d) => d.state === "ready") ? l : undefined;
     }, 20_000, "all devices ready");
-    expect(list.map((d) => d.id).sort()).toEqual(["battery", "climate", "enclosures", "estop-button", "grid-meter", "heat-pump", "printer-1", "printer-2", "pv-inverter", "robot-arm", "robot-cell", "tech-cupboard", "water"]);
+    expect(list.map((d) => d.id).sort()).toEqual(["battery", "climate", "enclosures", "estop-button", "grid-meter", "heat-pump", "printer-1", "printer-2", "printer-3", "printer-4", "pv-inverter", "robot-arm", "robot-cell", "tech-cupboard", "water"]);
     expect(list.every((d) => d.simulated)).toBe(true);
     const pv = list.find((d) => d.id === "pv-inverter");
     expect(pv?.channels.pvPowerW?.value).toBeGreaterThan(100);

@@ -124,7 +124,14 @@ export function devicesTab(ctx: AppContext): Tab {
     const stationFirmware = station?.details.firmware;
     // Model and firmware each kept whole ("sim-1.0.0" never broken at its hyphen).
     const [model, firmware] = modelFirmware(d.model, d.firmware, typeof stationFirmware === "string" ? stationFirmware : null).split(" · ");
-    replaceIfChanged(cells[5] as HTMLElement, `${model}:${firmware}`, () => [h("span", { class: "nowrap" }, model), " · ", h("span", { class: "nowrap" }, firmware)]);
+    // A printer's protocol (how the hub talks to it: marlin, bambu-lan, prusalink …) under its model.
+    const protocol = typeof station?.details.protocol === "string" ? station.details.protocol : null;
+    replaceIfChanged(cells[5] as HTMLElement, `${model}:${firmware}:${protocol ?? ""}`, () => [
+      h("span", { class: "nowrap" }, model),
+      " · ",
+      h("span", { class: "nowrap" }, firmware),
+      protocol !== null ? h("div", { class: "small muted", "data-protocol": protocol }, protocol) : null,
+    ]);
     setText(cells[6], t("dev.bootLine", { boot: d.boot ?? "–", reboots: d.counters.reboots }));
     replaceIfChanged(cells[7] as HTMLElement, `${lang()}:${d.health?.rssiDbm ?? ""}`, () => signal(d.health?.rssiDbm));
     const isOpen = open.has(d.id);

@@ -466,10 +466,11 @@ export class RemoteJob implements PrinterJob {
       return;
     }
     if (!this.seenRunning) return; // a report from before the printer took the job
+    if (this.current === "cancelling") return; // the hub's own cancel ends it, with the hub's reason
     if (s.job === "finished") this.end("done", null);
     else if (s.job === "cancelled") this.end("cancelled", "cancelled at the printer");
     else if (s.job === "error") this.end("failed", s.fault ?? "the printer reported an error");
-    else if (this.current !== "cancelling") this.end((s.progressPct ?? 0) >= 99.9 ? "done" : "cancelled", (s.progressPct ?? 0) >= 99.9 ? null : "ended at the printer");
+    else this.end((s.progressPct ?? 0) >= 99.9 ? "done" : "cancelled", (s.progressPct ?? 0) >= 99.9 ? null : "ended at the printer");
   }
 
   progress(): JobProgress {
