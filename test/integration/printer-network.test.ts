@@ -34,6 +34,8 @@ function model(layers: number): string {
 }
 
 const ID = "printer-n";
+/** The protocols whose printer reports its own door (Bambu Lab X1 family, Klipper with a door button); the others need an MQTT contact. */
+const DOOR_REPORTED: ReadonlySet<NetPrinterProtocol> = new Set(["bambu-lan", "moonraker"]);
 
 describe.each(NET_PRINTER_PROTOCOLS.map((p) => [p]))("a %s printer behind a station", (protocol: NetPrinterProtocol) => {
   let h: Harness | undefined;
@@ -160,6 +162,26 @@ describe.each(NET_PRINTER_PROTOCOLS.map((p) => [p]))("a %s printer behind a stat
     for (const secret of Object.values(sim?.auth ?? {})) if (typeof secret === "string" && secret.length >= 6) expect(everything).not.toContain(secret);
     const juf = await staff(hh, "juf");
     expect((await juf("station.start", { station: ID, program: "tiny" })).body.ok).toBe(false);
+  }, 180_000);
+
+  it.runIf(DOOR_REPORTED.has(protocol))("the printer's own door (`door: <id>.doorOpen`): open forbids a start with a readable reason, and opening it mid-print pauses", async () => {
+    const hh = await boot({ door: true });
+    await ready(hh);
+    const juf = await staff(hh, "juf");
+    sim?.machine.setDoor(true);
+    await until(async () => (await interlock(hh, `${ID}-door`)).status === "tripped", 15_000, "door rule");
+    const refused = await juf("station.start", { station: ID, program: "long" });
+    expect(refused.body).toMatchObject({ ok: false, code: "INTERLOCK_TRIPPED" });
+    expect(!refused.body.ok && refused.body.reason?.en).toMatch(/door/i);
+    sim?.machine.setDoor(false);
+    await until(async () => (await interlock(hh, `${ID}-door`)).status === "normal", 15_000, "door closed");
+    await ready(hh);
+    expect((await juf("station.start", { station: ID, program: "long" })).body.ok).toBe(true);
+    await until(() => sim?.machine.status().job === "printing", 30_000, "printing");
+    await until(async () => (await station(hh)).state === "running", 30_000, "running at the hub");
+    sim?.machine.setDoor(true);
+    await until(async () => (await station(hh)).state === "paused", 15_000, "paused by the door");
+    expect(sim?.machine.status().job).toBe("paused");
   }, 180_000);
 
   it("a heater fault the printer reports halts it and latches a trip that says why", async () => {

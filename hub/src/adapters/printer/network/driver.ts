@@ -224,6 +224,7 @@ export abstract class NetworkPrinterDriver implements PrinterBackend {
     this.lastReportAt = this.ctx.clock.now();
     this.counters.reports++;
     if (this.current === "connecting" || this.current === "disconnected") {
+      this.counters.connects++;
       this.retryMs = this.options.reconnectMinMs;
       this.setState("operational", "the printer answers");
     }
@@ -307,7 +308,6 @@ export abstract class NetworkPrinterDriver implements PrinterBackend {
     this.setState("connecting", "connecting");
     this.opening = this.open()
       .then(() => {
-        this.counters.connects++;
         this.lastError = null;
         // The printer answered; operational once its first status report arrives.
         this.lastReportAt ??= this.ctx.clock.now();
