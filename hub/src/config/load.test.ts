@@ -23,3 +23,17 @@ describe("check-config warnings about logins", () => {
     expect(() => parseConfig({ ...base, storage: { diskLowFreeMB: 100, diskCriticalFreeMB: 200 } })).toThrow(/storage\.diskCriticalFreeMB: must be below diskLowFreeMB/);
   });
 });
+
+describe("check-config warnings about network printers' credentials", () => {
+  // `base` of this file: no users, not a demo.
+  const printer = (password: string, simulated = false) => ({ kind: "printer", id: "prusa", name: "Prusa", protocol: "prusalink", url: "http://10.0.0.4", simulated, auth: { user: "maker", password } });
+
+  it("asks for the digest hash instead of a PrusaLink password, and says nothing of a hash or a simulated printer", () => {
+    const plain = parseConfig({ ...base, devices: [printer("s3cret-pw")] }).warnings;
+    expect(plain.some((w) => w.startsWith("devices.0.auth.password is the PrusaLink password itself"))).toBe(true);
+    // The warning names the field, never the secret.
+    expect(plain.join(" ")).not.toContain("s3cret-pw");
+    expect(parseConfig({ ...base, devices: [printer(`ha1:${"a".repeat(32)}`)] }).warnings.some((w) => w.includes("auth.password"))).toBe(false);
+    expect(parseConfig({ ...base, devices: [printer("s3cret-pw", true)] }).warnings.some((w) => w.includes("auth.password"))).toBe(false);
+  });
+});

@@ -90,6 +90,13 @@ export function parseConfig(raw: unknown, source = "(inline)", env: NodeJS.Proce
       // A simulated device's simulator logs in with this password, so it has to stay plain.
       if (embedded && !d.simulated && !SECRET_HASH_PATTERN.test(d.password)) warnings.push(`devices.${i}.password is a plain password: store its scrypt hash (tec-hub hash-secret)`);
     });
+    config.devices.forEach((d, i) => {
+      if (d.kind !== "printer" || d.simulated || d.auth === undefined) return;
+      // A digest password can stand in the config as its HA1 hash; an API key or access code cannot be hashed (the printer checks it as given).
+      if (d.protocol === "prusalink" && d.auth.password !== undefined && !d.auth.password.startsWith("ha1:")) {
+        warnings.push(`devices.${i}.auth.password is the PrusaLink password itself: store its digest hash instead, auth.password: "ha1:<md5 of user:realm:password>" (README, network printers)`);
+      }
+    });
     const observer = config.broker.observer;
     if (embedded && observer !== null && !SECRET_HASH_PATTERN.test(observer.password)) warnings.push("broker.observer.password is a plain password: store its scrypt hash (tec-hub hash-secret)");
   }
