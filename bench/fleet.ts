@@ -13,13 +13,17 @@
  * Readiness is followed on the live stream (a snapshot, then each state change in a frame), so no
  * endpoint that builds every device's view is polled while the hub is busy.
  */
-import { fork } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { type ChildProcess, fork, spawn } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
+import { generateMosquittoFiles } from "../hub/src/broker/mosquitto-files.ts";
+import { parseConfig } from "../hub/src/config/load.ts";
 import type { HubConfigInput } from "../hub/src/config/schema.ts";
 import type { DeviceView } from "../hub/src/core/types.ts";
+import { freePort } from "../test/support/mosquitto.ts";
 import type { HubProcess } from "../test/support/spawn-hub.ts";
 import type { ClientReport, ClientTask } from "./fleet-client.ts";
 import { benchConfig, benchOpcua, startBenchHubWithin } from "./lib/hub.ts";
@@ -131,10 +135,10 @@ function fdLimit(pid: number): number {
   return Number(line?.[1] ?? 1024);
 }
 
-function fleetConfig(dir: string, ids: string[], opcua: HubConfigInput["opcua"]): HubConfigInput {
+function fleetConfig(dir: string, ids: string[], opcua: HubConfigInput["opcua"], broker: HubConfigInput["broker"] = { mode: "embedded", host: "127.0.0.1", port: 0, observer: null }): HubConfigInput {
   return benchConfig(dir, {
     site: SITE,
-    broker: { mode: "embedded", host: "127.0.0.1", port: 0, observer: null },
+    broker,
     opcua,
     devices: ids.map((id) => ({ kind: "mqtt" as const, id, name: id, password: `pw-${id}` })),
   });
@@ -174,24 +178,31 @@ async function connectAll(gen: MqttLoad, watch: LiveWatch, n: number, rate: numb
 }
 
 /** (a) and (b): one database, two hub processes one after the other. */
-async function runBusy(opts: FleetOptions, result: FleetResult): Promise<void> {
+async function runBusy(opts: FleetOptions, result: FleetResult, broker: "embedded" | "mosquitto" = "embedded"): Promise<void> {
   const { log } = opts;
   const n = opts.devices;
   const rate = n * opts.ratePerDevice;
   const dir = mkdtempSync(path.join(os.tmpdir(), "tec-bench-fleet-"));
   let hub: HubProcess | null = null;
+  let mosquitto: GeneratedMosquitto | null = null;
   const closing: Array<{ close(): void }> = [];
   try {
     const ids = Array.from({ length: n }, (_, i) => `fleet-${String(i).padStart(5, "0")}`);
     const devices = ids.map((id) => ({ id, username: id, password: `pw-${id}` }));
-    const config = fleetConfig(dir, ids, await benchOpcua(dir));
+    let config = fleetConfig(dir, ids, await benchOpcua(dir));
+    if (broker === "mosquitto") {
+      const port = await freePort();
+      config = fleetConfig(dir, ids, config.opcua, { mode: "external", url: `mqtt://127.0.0.1:${port}`, host: "127.0.0.1", port, observer: null, hub: MOSQUITTO_HUB_ACCOUNT });
+      mosquitto = await startGeneratedMosquitto(dir, config, port, log);
+    }
     hub = await startBenchHubWithin(START_TIMEOUT_MS, dir, config);
+    const mqttPort = mosquitto?.port ?? hub.mqttPort;
     let http = `http://127.0.0.1:${hub.httpPort}`;
     let watch = await LiveWatch.open(http);
     closing.push(watch);
 
     // First start, fresh database: every device connects, describes itself and sends.
-    const gen = new MqttLoad({ host: "127.0.0.1", port: hub.mqttPort, site: SITE, devices, logCapacity: 1024 });
+    const gen = new MqttLoad({ host: "127.0.0.1", port: mqttPort, site: SITE, devices, logCapacity: 1024 });
     closing.push(gen);
     const first = await connectAll(gen, watch, n, rate);
     log(`  first start (fresh database): ${fmt(n)} devices connected in ${first.connectedS.toFixed(1)} s, all ready in ${first.readyS === null ? `more than 120 s (${fmt(watch.count("ready"))} ready)` : `${first.readyS.toFixed(1)} s`}`);
@@ -222,9 +233,11 @@ async function runBusy(opts: FleetOptions, result: FleetResult): Promise<void> {
     const frames0 = watch.frames;
     const hub0 = procStats(hub.proc.pid ?? 0);
     const self0 = procStats(process.pid);
+    const mosq0 = mosquitto !== null ? procStats(mosquitto.pid) : null;
     const measured = await gen.run(rate, opts.steadyS * 1000, busyPayload, busyFill);
     const hub1 = procStats(hub.proc.pid ?? 0);
     const self1 = procStats(process.pid);
+    const mosq1 = mosquitto !== null ? procStats(mosquitto.pid) : null;
     const frames = watch.frames - frames0;
     const after = await settled(http);
     await sleep(500); // the frames after the last intake
@@ -241,6 +254,7 @@ async function runBusy(opts: FleetOptions, result: FleetResult): Promise<void> {
     log(`      sent ${fmt(sent)}, accepted ${fmt(totals("accepted"))}, shed ${fmt(totals("shed"))}, rejected ${fmt(totals("rejected"))} (${refused(before, after)}), never shown ${fmt(unshown)}; latency p50 ${p(sorted, 0.5)} ms, p99 ${p(sorted, 0.99)} ms, max ${p(sorted, 1)} ms`);
     log(`      the newest message of each frame value (ms clocks): p99 ${p(Float64Array.from(toHub).sort(), 0.99)} ms from the generator to the hub's intake, p99 ${p(Float64Array.from(toScreen).sort(), 0.99)} ms from there to the dashboard; ${fmt(frames)} frames (${(frames / opts.steadyS).toFixed(0)}/s), set aside as slow ${after.live.skippedForSlowClients - before.live.skippedForSlowClients} times`);
     log(`      hub CPU ${cpuPct(hub0, hub1).toFixed(0)} % (100 % = one core; all its threads), RSS ${hub1.rssMB.toFixed(0)} MB, event loop p99 ${after.eventLoop.p99Ms} ms (last 2 s); load CPU ${cpuPct(self0, self1).toFixed(0)} %; devices: ${states(after)}`);
+    if (mosq0 !== null && mosq1 !== null) log(`      Mosquitto CPU ${cpuPct(mosq0, mosq1).toFixed(0)} % (one thread), RSS ${mosq1.rssMB.toFixed(0)} MB`);
     log(`      => p99 ${p(sorted, 0.99)} ms (target < ${P99_TARGET_MS} ms) with ${fmt(result.lost)} lost: ${verdict(result.p99Ms < P99_TARGET_MS && result.lost === 0)}`);
 
     // (b) The devices leave (their wills fire), the hub stops cleanly and starts on the same database.
@@ -269,13 +283,15 @@ async function runBusy(opts: FleetOptions, result: FleetResult): Promise<void> {
     log(`      restored: ${fmt(kept)} of ${fmt(n)} devices with the same counters, last-seen time and (last known) state (${fmt(messages)} messages counted, ${fmt(totalSent)} sent)`);
     watch = await LiveWatch.open(http);
     closing.push(watch);
-    const storm = new MqttLoad({ host: "127.0.0.1", port: hub.mqttPort, site: SITE, devices, logCapacity: 1024 });
+    const storm = new MqttLoad({ host: "127.0.0.1", port: mosquitto?.port ?? hub.mqttPort, site: SITE, devices, logCapacity: 1024 });
     closing.push(storm);
     const hubS0 = procStats(hub.proc.pid ?? 0);
+    const mosqS0 = mosquitto !== null ? procStats(mosquitto.pid) : null;
     const again = await connectAll(storm, watch, n, rate);
     const hubS1 = procStats(hub.proc.pid ?? 0);
+    const mosqS1 = mosquitto !== null ? procStats(mosquitto.pid) : null;
     result.stormReadyS = again.readyS;
-    log(`      connect storm: ${fmt(n)} devices reconnect at once (then send at ${opts.ratePerDevice} msg/s each): all connected in ${again.connectedS.toFixed(1)} s, all ready in ${again.readyS === null ? `more than 120 s (${fmt(watch.count("ready"))} ready)` : `${again.readyS.toFixed(1)} s`}; hub CPU ${cpuPct(hubS0, hubS1).toFixed(0)} % meanwhile`);
+    log(`      connect storm: ${fmt(n)} devices reconnect at once (then send at ${opts.ratePerDevice} msg/s each): all connected in ${again.connectedS.toFixed(1)} s, all ready in ${again.readyS === null ? `more than 120 s (${fmt(watch.count("ready"))} ready)` : `${again.readyS.toFixed(1)} s`}; hub CPU ${cpuPct(hubS0, hubS1).toFixed(0)} % meanwhile${mosqS0 !== null && mosqS1 !== null ? `, Mosquitto CPU ${cpuPct(mosqS0, mosqS1).toFixed(0)} %` : ""}`);
     log(`      => all ready in ${again.readyS?.toFixed(1) ?? "> 120"} s (target < ${STORM_TARGET_S} s; includes the generator's 0.2 s between meta and the first reading): ${verdict(again.readyS !== null && again.readyS < STORM_TARGET_S)}`);
     storm.close();
     watch.close();
@@ -285,8 +301,90 @@ async function runBusy(opts: FleetOptions, result: FleetResult): Promise<void> {
   } finally {
     for (const c of closing) c.close();
     if (hub !== null) await stopHub(hub);
+    if (mosquitto !== null) await mosquitto.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The hub's own account on the generated Mosquitto (`broker.hub`). */
+const MOSQUITTO_HUB_ACCOUNT = { username: "hub", password: "pw-hub-bench" };
+
+interface GeneratedMosquitto {
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Mosquitto 2.0 on the files `tec-hub broker-config` writes for `config` (the generator itself,
+ * broker/mosquitto-files.ts: one account, password line and ACL block per device, and the hub's
+ * own), in `dir/mosquitto`, listening on `port` (Mosquitto cannot take port 0: freePort first).
+ */
+async function startGeneratedMosquitto(dir: string, config: HubConfigInput, port: number, log: (line: string) => void): Promise<GeneratedMosquitto> {
+  const mosqDir = path.join(dir, "mosquitto");
+  const t0 = performance.now();
+  const generated = generateMosquittoFiles(parseConfig(config, "bench").config, { dir: mosqDir, previousPasswordFile: null });
+  const genS = secondsSince(t0);
+  // Mosquitto started as root drops to the mosquitto user: it must reach the folder, read the files and write its persistence folder.
+  chmodSync(dir, 0o755);
+  mkdirSync(path.join(mosqDir, "data"), { recursive: true });
+  chmodSync(mosqDir, 0o755);
+  chmodSync(path.join(mosqDir, "data"), 0o777);
+  for (const [name, text] of Object.entries(generated.files) as Array<[string, string]>) writeFileSync(path.join(mosqDir, name), text, { mode: 0o644 });
+  const conf = path.join(mosqDir, "mosquitto.conf");
+  const t1 = performance.now();
+  const proc: ChildProcess = spawn("mosquitto", ["-c", conf], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  proc.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+  proc.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const open = () =>
+    new Promise<boolean>((resolve) => {
+      const c = net.connect(port, "127.0.0.1");
+      c.once("connect", () => {
+        c.destroy();
+        resolve(true);
+      });
+      c.once("error", () => resolve(false));
+    });
+  const deadline = performance.now() + 30_000;
+  while (!gone && !(await open())) {
+    if (performance.now() > deadline) {
+      proc.kill("SIGKILL");
+      throw new Error(`mosquitto -c ${conf} did not listen on ${port} within 30 s:\n${out}`);
+    }
+    await sleep(50);
+  }
+  if (gone) throw new Error(`mosquitto -c ${conf} exited at start:\n${out}`);
+  const accounts = generated.passwords.length;
+  log(`  Mosquitto 2.0 on generated files: ${fmt(accounts)} accounts (${fmt(accounts - 1)} devices and the hub's), ${fmt(generated.files.acl_file.split("\n").filter((l) => l.startsWith("topic ")).length)} ACL lines; generating them (PBKDF2-SHA512, ${fmt(accounts)} password lines) took ${genS.toFixed(1)} s, mosquitto listening ${secondsSince(t1).toFixed(1)} s later`);
+  return {
+    port,
+    pid: proc.pid ?? 0,
+    async stop() {
+      const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
+      proc.kill("SIGTERM");
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/**
+ * Part (a) and (b) of the fleet suite through a real Mosquitto 2.0 started on the files
+ * `tec-hub broker-config` generates (issue 15): every device with its own account in the
+ * password file and its own ACL block, the hub in `broker.mode: external` on its own account.
+ * Part (c) (10,000 idle devices) is the hub's memory and stays with the embedded broker.
+ */
+export async function runFleetMosquitto(opts: FleetOptions): Promise<Pick<FleetResult, "p99Ms" | "lost" | "stormReadyS">> {
+  const { log } = opts;
+  log(`fleet through Mosquitto: MQTT devices each on its own socket and account in a generated Mosquitto, the hub in its own process in external mode on its own account (OPC UA server on)`);
+  log(`  ${os.cpus().length} cores shared by the hub (main thread and its worker threads), Mosquitto (one thread) and this bench process (${fmt(opts.devices)} MQTT sessions, the generator, one live dashboard)`);
+  const result: FleetResult = { p99Ms: Number.NaN, lost: Number.NaN, stormReadyS: null, idleRssMB: { opcua: null, noOpcua: null } };
+  await runBusy(opts, result, "mosquitto");
+  return result;
 }
 
 /** Starts a generator process for `task`; resolves `described` once its devices said hello. */

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { NET_PRINTER_PROTOCOLS, type NetPrinterProtocol, startNetPrinterSim } from "../simulators/printer-net/index.ts";
+import { NET_PRINTER_PROTOCOLS, type NetPrinterProtocol, type NetPrinterSimOptions, startNetPrinterSim } from "../simulators/printer-net/index.ts";
 import type { HubProcess } from "../test/support/spawn-hub.ts";
 import { benchConfig, command, login, startBenchHub } from "./lib/hub.ts";
 import { percentile } from "./lib/stats.ts";
@@ -49,7 +49,9 @@ export async function runNetworkPrinters(opts: { runs: number; log: (line: strin
     const catalogue = path.join(dir, "catalogue");
     mkdirSync(catalogue);
     writeFileSync(path.join(catalogue, "long.gcode"), model(400));
-    const sim = await startNetPrinterSim(protocol, { machineOptions: { speedFactor: 20, heatFactor: 50 } });
+    // An Ultimaker waits after every job until someone clears the plate and confirms on its screen: here 0.2 s later.
+    const plate = protocol === "ultimaker" ? { autoClearPlateMs: 200 } : {};
+    const sim = await startNetPrinterSim(protocol, { machineOptions: { speedFactor: 20, heatFactor: 20 }, ...plate } as NetPrinterSimOptions);
     let hub: HubProcess | null = null;
     try {
       hub = await startBenchHub(
@@ -76,7 +78,10 @@ export async function runNetworkPrinters(opts: { runs: number; log: (line: strin
         const t0 = performance.now();
         const r = await command(http, juf, "station.start", { station: "p", program: "long" });
         if (!r.ok) throw new Error(`${protocol}: start refused: ${r.message ?? "?"}`);
-        await until(() => sim.machine.status().job === "printing", 60_000, `${protocol} printing`);
+        await until(() => sim.machine.status().job === "printing", 60_000, `${protocol} printing`).catch(async (error: unknown) => {
+          const jobs = await (await fetch(`${http}/api/jobs?station=p`)).text();
+          throw new Error(`${String(error)} (run ${i + 1}; the printer: ${JSON.stringify(sim.machine.status())}; jobs: ${jobs.slice(0, 600)})`);
+        });
         starts.push(performance.now() - t0);
         // Printing for a moment (heated, moving) before the stop.
         await until(async () => (await view()).state === "running", 30_000, `${protocol} running at the hub`);

@@ -1,13 +1,13 @@
 /**
  * `npm run bench`: every benchmark of the hub, printing its figures. Options:
- *   --only ingest|ingest-mosquitto|reaction|robot-estop|printer|network-printers|serial-board|kiosk|dashboards|fanout|fleet|startup   run one suite
+ *   --only ingest|ingest-mosquitto|reaction|robot-estop|printer|network-printers|serial-board|kiosk|dashboards|fanout|fleet|fleet-mosquitto|startup   run one suite (fleet: also fleet-mosquitto)
  *   --quick                          shorter steps (a smoke run; figures are noisier)
  * TEC_BENCH_PROFILE_DIR=<folder>     fleet: write a CPU profile of the hub restarted for the connect storm
  */
 import { runFanout } from "./fanout.ts";
 import { readOsInfo, runIngest } from "./ingest.ts";
 import { runReaction } from "./reaction.ts";
-import { runFleet } from "./fleet.ts";
+import { runFleet, runFleetMosquitto } from "./fleet.ts";
 import { runNetworkPrinters } from "./network-printers.ts";
 import { runRobotEstop } from "./robot-estop.ts";
 import { runDashboards, runKiosk } from "./dashboard.ts";
@@ -76,6 +76,10 @@ async function main(): Promise<void> {
     const r = await runFleet({ devices: 2000, ratePerDevice: 10, steadyS: quick ? 10 : 30, idleDevices: 10_000, idleHoldS: quick ? 15 : 60, profileDir: process.env.TEC_BENCH_PROFILE_DIR, log });
     const mb = (v: number | null) => (v === null ? "?" : v.toFixed(0));
     log(`=> fleet: 2,000 devices at 20,000 msg/s p99 ${r.p99Ms.toFixed(1)} ms, ${r.lost} lost (target < 50 ms, none); connect storm all ready in ${r.stormReadyS?.toFixed(1) ?? "> 120"} s (target < 15 s); 10,000 idle devices hub RSS ${mb(r.idleRssMB.opcua)} MB, ${mb(r.idleRssMB.noOpcua)} MB without OPC UA (target < 500 MB)\n`);
+  }
+  if (only === undefined || only === "fleet" || only === "fleet-mosquitto") {
+    const r = await runFleetMosquitto({ devices: 2000, ratePerDevice: 10, steadyS: quick ? 10 : 30, idleDevices: 0, idleHoldS: 0, log });
+    log(`=> fleet through the generated Mosquitto: 2,000 devices at 20,000 msg/s p99 ${r.p99Ms.toFixed(1)} ms, ${r.lost} lost (target < 50 ms, none); connect storm all ready in ${r.stormReadyS?.toFixed(1) ?? "> 120"} s (target < 15 s)\n`);
   }
 }
 

@@ -112,6 +112,15 @@ describe.each(NET_PRINTER_PROTOCOLS.map((p) => [p]))("a %s printer behind a stat
     expect(j).toMatchObject({ program: "long", state: "failed", actor: "juf" });
     expect(j.reason).toMatch(/emergency stop/);
     expect((await juf("interlock.reset", { id: "estop" })).body.ok).toBe(true);
+    if (protocol === "ultimaker") {
+      // An Ultimaker waits after every job until a person clears the plate and confirms on its screen: the station says so.
+      const waiting = await until(async () => {
+        const v = await station(hh);
+        return v.state === "idle" && !v.startable.ok ? v : undefined;
+      }, 30_000, "the plate to clear, said by the station");
+      expect(!waiting.startable.ok && waiting.startable.reason.en).toMatch(/build plate/);
+      (sim as unknown as { clearPlate(): void }).clearPlate();
+    }
     await ready(hh);
     expect((await station(hh)).program).toBeNull();
     expect(sim?.machine.status().job).not.toBe("printing");
@@ -145,6 +154,8 @@ describe.each(NET_PRINTER_PROTOCOLS.map((p) => [p]))("a %s printer behind a stat
     expect(audit[0]?.target).toBe(ID);
     const tech = await staff(hh, "tech");
     await until(async () => (await tech("interlock.reset", { id: `${ID}-fault` })).body.ok, 15_000, "reset accepted once the printer is back");
+    // An Ultimaker waits for its plate to be cleared after the cancelled job (a person at the printer).
+    if (protocol === "ultimaker") (sim as unknown as { clearPlate(): void }).clearPlate();
     await ready(hh);
     expect(sim?.machine.status().job).toBe("cancelled");
   }, 180_000);

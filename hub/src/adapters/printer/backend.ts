@@ -73,6 +73,8 @@ export interface PrinterBackend {
    * Marlin, where the job stops with the hub's stream.
    */
   cancelOrphan?(): Promise<boolean>;
+  /** A network printer that waits for a person before it takes a job (an Ultimaker's plate to clear); absent for Marlin. */
+  attention?(): "clear-plate" | "at-printer" | null;
   /** A job for a catalogue file (absolute path); `run()` sends and starts it. */
   createJob(program: string, file: string, clock: Clock): PrinterJob;
 }

@@ -149,6 +149,10 @@ export class PrinterStation implements Station {
     else if (this.driver.state === "halted") r.push(text("station.waitingForReset", { reason: this.lastFault ?? text("printer.halted", { printer }) }));
     if (this.driver.state !== "halted" && (this.driver.state !== "operational" || !this.identified)) r.push(text("printer.notReady", { printer }));
     if (this.job !== null && !["done", "cancelled", "failed"].includes(this.job.state)) r.push(text("printer.busy", { printer, job: this.job.name }));
+    else {
+      const attention = this.driver.attention?.() ?? null;
+      if (attention !== null) r.push(text(attention === "clear-plate" ? "printer.attention.clearPlate" : "printer.attention.atPrinter", { printer }));
+    }
     // OctoPrint-FirmwareCheck: firmware without thermal protection is a fire risk; do not heat it.
     const thermal = this.driver.capability("THERMAL_PROTECTION");
     if (thermal === false || (this.identified && thermal !== true)) r.push(text("printer.noThermalProtection", { printer }));

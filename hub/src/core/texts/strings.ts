@@ -183,6 +183,8 @@ export const HUB_STRINGS = {
   "printer.lostDuringPrint": { nl: "{printer} was niet meer bereikbaar tijdens een print.", en: "{printer} could not be reached during a print." },
   "printer.notReady": { nl: "{printer} is nog niet klaar.", en: "{printer} is not ready yet." },
   "printer.busy": { nl: "{printer} print al {job}.", en: "{printer} is already printing {job}." },
+  "printer.attention.clearPlate": { nl: "{printer} wacht tot de bouwplaat leeg is: haal de print eraf en bevestig op het scherm van de printer.", en: "{printer} waits for its build plate to be cleared: take the print off and confirm on the printer's screen." },
+  "printer.attention.atPrinter": { nl: "{printer} wacht op iemand bij de printer: kijk op het scherm van de printer.", en: "{printer} waits for someone at the printer: see the printer's screen." },
   "printer.noThermalProtection": { nl: "{printer} heeft geen thermische beveiliging: de hub laat hem niet verwarmen.", en: "{printer} reports no thermal protection: the hub will not heat it." },
   "printer.state.offline": { nl: "Geen verbinding met de printer.", en: "No connection to the printer." },
   "printer.state.connecting": { nl: "Verbinden met de printer.", en: "Connecting to the printer." },

@@ -34,6 +34,12 @@ export interface NetworkStatus {
   doorOpen: boolean | null;
   /** A fault the printer reports (heater fault, thermal runaway, emergency stop), in its words; null = none. */
   fault: string | null;
+  /**
+   * The printer waits for a person before it takes another job: `clear-plate` (an Ultimaker after
+   * every job until the plate is cleared and confirmed on its screen), `at-printer` (anything else
+   * on its screen). Absent or null = it does not.
+   */
+  attention?: "clear-plate" | "at-printer" | null;
 }
 
 export interface NetworkDriverContext {
@@ -152,6 +158,11 @@ export abstract class NetworkPrinterDriver implements PrinterBackend {
   /** The newest status the printer sent (null before the first). */
   status(): NetworkStatus | null {
     return this.last;
+  }
+
+  /** What the printer waits for a person to do before it takes a job (null: nothing, or not connected). */
+  attention(): "clear-plate" | "at-printer" | null {
+    return this.current === "operational" ? (this.last?.attention ?? null) : null;
   }
 
   on<K extends keyof BackendEvents>(event: K, fn: BackendEvents[K]): void {

@@ -256,6 +256,7 @@ export class UltimakerDriver extends NetworkPrinterDriver {
       layers: null,
       doorOpen: null,
       fault: error ? "the printer reports an error (status \"error\"): see its screen" : null,
+      attention: jobState === "wait_cleanup" || jobState === "post_print" ? "clear-plate" : jobState === "wait_user_action" ? "at-printer" : null,
     };
   }
 
