@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { NET_PRINTER_PROTOCOLS, type NetPrinterProtocol, type NetPrinterSimOptions, startNetPrinterSim } from "../simulators/printer-net/index.ts";
+import { NET_PRINTER_PROTOCOLS, type NetPrinterProtocol, startNetPrinterSim } from "../simulators/printer-net/index.ts";
 import type { HubProcess } from "../test/support/spawn-hub.ts";
 import { benchConfig, command, login, startBenchHub } from "./lib/hub.ts";
 import { percentile } from "./lib/stats.ts";
@@ -51,7 +51,7 @@ export async function runNetworkPrinters(opts: { runs: number; log: (line: strin
     writeFileSync(path.join(catalogue, "long.gcode"), model(400));
     // An Ultimaker waits after every job until someone clears the plate and confirms on its screen: here 0.2 s later.
     const plate = protocol === "ultimaker" ? { autoClearPlateMs: 200 } : {};
-    const sim = await startNetPrinterSim(protocol, { machineOptions: { speedFactor: 20, heatFactor: 20 }, ...plate } as NetPrinterSimOptions);
+    const sim = await startNetPrinterSim(protocol, { machineOptions: { speedFactor: 20, heatFactor: 20 }, ...plate });
     let hub: HubProcess | null = null;
     try {
       hub = await startBenchHub(
