@@ -370,6 +370,9 @@ async function startGeneratedMosquitto(dir: string, config: HubConfigInput, port
     port,
     pid: proc.pid ?? 0,
     async stop() {
+      // Mosquitto says (in its log, once each time it starts) when it drops QoS 0 messages for a client whose queue is full (max_queued_messages).
+      const dropped = out.split("\n").filter((l) => /being dropped/.test(l));
+      if (dropped.length > 0) log(`      Mosquitto's log: ${dropped.length} time(s) "${dropped[0]?.replace(/^\d+: /, "").trim()}"`);
       const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
       proc.kill("SIGTERM");
       await exited;
