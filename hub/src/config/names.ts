@@ -3,6 +3,7 @@
  * and `nameEn`, and its channels' and actuators' `labels`. One place, so the registry, the
  * stations and their interlocks say the same name.
  */
+import { PRINTER_CHANNEL_LABELS } from "../core/printers/channels.ts";
 import { bilingualName } from "../core/texts/texts.ts";
 import { asDeviceId, type DeviceId, type DeviceKind, type Text } from "../core/types.ts";
 import type { DeviceConfig } from "./schema.ts";
@@ -19,7 +20,7 @@ export function declaredDevices(devices: readonly DeviceConfig[]): Array<{ id: D
     name: d.name,
     simulated: d.simulated,
     label: deviceLabel(d),
-    labels: d.kind === "mqtt" || d.kind === "serial" ? d.labels : {},
+    labels: d.kind === "mqtt" || d.kind === "serial" ? d.labels : d.kind === "printer" ? PRINTER_CHANNEL_LABELS : {},
     ...(d.kind === "printer" ? { protocol: d.protocol } : {}),
   }));
 }

@@ -12,6 +12,7 @@ import type { Clock, Timer } from "../../core/clock.ts";
 import { HubError } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import { BED_LIMITS, HOTEND_LIMITS, HeaterWatch, type ThermalVerdict } from "../../core/printers/thermal-watchdog.ts";
+import { PRINTER_CHANNEL_LABELS } from "../../core/printers/channels.ts";
 import type { Station, StationAction, StationView } from "../../core/stations/stations.ts";
 import type { TelemetryPipeline } from "../../core/telemetry/pipeline.ts";
 import { bilingualName, sentences, text, withDetail } from "../../core/texts/texts.ts";
@@ -317,7 +318,8 @@ export class PrinterStation implements Station {
   private describe(): void {
     const info = this.driver.firmware;
     const period = 2000;
-    const ch = (unit: string, min: number, max: number, label: string) => ({ unit, min, max, periodMs: period, label });
+    const ch = (unit: string, min: number, max: number, label: Text) => ({ unit, min, max, periodMs: period, label: label.nl });
+    const L = PRINTER_CHANNEL_LABELS;
     const meta: MetaMessage = {
       contract: "1.0",
       model: (info.MACHINE_TYPE ?? (this.driver.protocol === "marlin" ? "Marlin printer" : `${this.driver.protocol} printer`)).slice(0, 64),
@@ -325,12 +327,12 @@ export class PrinterStation implements Station {
       boot: this.driver.stats.connects,
       simulated: this.config.simulated,
       channels: {
-        hotendTempC: ch("°C", -20, 400, "Temperatuur spuitmond"),
-        hotendTargetC: ch("°C", 0, 400, "Doel spuitmond"),
-        bedTempC: ch("°C", -20, 200, "Temperatuur printbed"),
-        bedTargetC: ch("°C", 0, 200, "Doel printbed"),
-        progressPct: ch("%", 0, 100, "Voortgang"),
-        ...(this.door !== null ? { doorOpen: ch("", 0, 1, "Deur open") } : {}),
+        hotendTempC: ch("°C", -20, 400, L.hotendTempC),
+        hotendTargetC: ch("°C", 0, 400, L.hotendTargetC),
+        bedTempC: ch("°C", -20, 200, L.bedTempC),
+        bedTargetC: ch("°C", 0, 200, L.bedTargetC),
+        progressPct: ch("%", 0, 100, L.progressPct),
+        ...(this.door !== null ? { doorOpen: ch("", 0, 1, L.doorOpen) } : {}),
       },
       actuators: {},
     };
