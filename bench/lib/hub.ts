@@ -1,5 +1,6 @@
 /**
- * The hub under benchmark: its own process through the real CLI, with a config written to the
+ * The hub under benchmark: its own process through the real CLI, compiled as the service runs it
+ * (`npm run bench` builds it first), with a config written to the
  * suite's temporary folder, everything on loopback and free ports, and the small REST calls the
  * suites make to it.
  */
@@ -34,7 +35,7 @@ export async function benchOpcua(dir: string): Promise<NonNullable<HubConfigInpu
 export async function startBenchHub(dir: string, config: HubConfigInput, nodeArgs: string[] = []): Promise<HubProcess> {
   const configPath = path.join(dir, "bench.yaml");
   writeFileSync(configPath, stringify(config));
-  return spawnHub(configPath, {}, nodeArgs);
+  return spawnHub(configPath, {}, nodeArgs, undefined, { compiled: true });
 }
 
 /**
@@ -44,7 +45,7 @@ export async function startBenchHub(dir: string, config: HubConfigInput, nodeArg
 export async function startBenchHubWithin(startTimeoutMs: number, dir: string, config: HubConfigInput, nodeArgs: string[] = []): Promise<HubProcess> {
   const configPath = path.join(dir, "bench.yaml");
   writeFileSync(configPath, stringify(config));
-  return spawnHub(configPath, {}, nodeArgs, startTimeoutMs);
+  return spawnHub(configPath, {}, nodeArgs, startTimeoutMs, { compiled: true });
 }
 
 /** Logs in over REST; the token for `command`. */

@@ -202,10 +202,13 @@ describe.each(NET_PRINTER_PROTOCOLS.map((p) => [p]))("a %s printer behind a stat
     expect((await juf("station.start", { station: ID, program: "long" })).body.ok).toBe(true);
     await until(() => sim?.machine.status().job === "printing", 30_000, "printing");
     sim?.machine.inject({ kind: "sensorOpen", heater: "hotend" });
+    // Tripped, or already "cleared" (latched, waiting for a reset): the hub cannot see a halted
+    // printer's cause go, so these rules have no condition of their own (as for Marlin, printer.test.ts).
+    const tripped = (v: { status: string }) => v.status !== "normal" && v.status !== "waiting";
     const trip = await until(async () => {
       const t = await interlock(hh, `${ID}-firmware`);
       const w = await interlock(hh, `${ID}-thermal`);
-      return t.status === "tripped" ? t : w.status === "tripped" ? w : undefined;
+      return tripped(t) ? t : tripped(w) ? w : undefined;
     }, 30_000, "a printer trip");
     expect(trip.latched).toBe(true);
     await until(async () => (await station(hh)).state === "faulted", 10_000, "faulted");

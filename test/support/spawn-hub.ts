@@ -21,8 +21,10 @@ const ROOT = path.resolve(import.meta.dirname, "../..");
  * busy 2-core machine; a config with thousands of devices longer still) is killed and the start
  * rejected with what it printed.
  */
-export async function spawnHub(configPath: string, env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = [], startTimeoutMs = 60_000, options: { ownGroup?: boolean } = {}): Promise<HubProcess> {
-  const proc = spawn(process.execPath, [...nodeArgs, "--import", "tsx", path.join(ROOT, "hub/src/cli.ts"), "start", configPath], {
+export async function spawnHub(configPath: string, env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = [], startTimeoutMs = 60_000, options: { ownGroup?: boolean; compiled?: boolean } = {}): Promise<HubProcess> {
+  // `compiled`: the hub as the service runs it (`node bin/tec-hub.js`, after `npm run build`), for the benches' figures; else the sources through tsx.
+  const entry = options.compiled === true ? [path.join(ROOT, "bin/tec-hub.js")] : ["--import", "tsx", path.join(ROOT, "hub/src/cli.ts")];
+  const proc = spawn(process.execPath, [...nodeArgs, ...entry, "start", configPath], {
     cwd: ROOT,
     // The readable format: its banner names the ports (JSON logs, the default without a terminal, carry them in a record at info level).
     env: { ...process.env, TEC_LOG_LEVEL: "warn", TEC_LOG_FORMAT: "pretty", ...env },
