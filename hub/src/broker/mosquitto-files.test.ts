@@ -117,6 +117,8 @@ describe("Mosquitto files from the hub's config", () => {
     const ext = config({ broker: { mode: "external", url: "mqtt://10.0.0.5:11883", tls: { port: 8884, files: { cert: "/c/s.crt", key: "/c/s.key", ca: "/c/ca.crt" } } } });
     const conf = generateMosquittoFiles(ext, { dir: "/etc/mosq", previousPasswordFile: null }).files["mosquitto.conf"];
     expect(conf).toContain("listener 11883\n");
+    // The hub's one session reads the whole fleet: a moment's pause of the hub must not drop readings.
+    expect(conf).toContain("\nmax_queued_messages 20000\n");
     expect(conf).toContain("listener 8884\nuse_username_as_clientid true\nmax_connections 20000\ncertfile /c/s.crt\nkeyfile /c/s.key\ncafile /c/ca.crt\n");
     expect(() => generateMosquittoFiles(config({ broker: { port: 0 } }), { dir: "/x", previousPasswordFile: null })).toThrow(/port 0/);
     // For Debian's conf.d: the main config names the persistence folder, and Mosquitto refuses a second one.
