@@ -41,10 +41,10 @@ async function until(pred: () => boolean | Promise<boolean>, ms: number, what: s
   }
 }
 
-export async function runNetworkPrinters(opts: { runs: number; log: (line: string) => void }): Promise<NetPrinterFigures[]> {
+export async function runNetworkPrinters(opts: { runs: number; log: (line: string) => void; protocols?: readonly NetPrinterProtocol[] }): Promise<NetPrinterFigures[]> {
   const out: NetPrinterFigures[] = [];
   opts.log(`network printers: start request -> the printer prints, e-stop request -> the printer stops (measured at the simulated printer), ${opts.runs} runs each`);
-  for (const protocol of NET_PRINTER_PROTOCOLS) {
+  for (const protocol of opts.protocols ?? NET_PRINTER_PROTOCOLS) {
     const dir = mkdtempSync(path.join(os.tmpdir(), `tec-bench-${protocol}-`));
     const catalogue = path.join(dir, "catalogue");
     mkdirSync(catalogue);
@@ -91,7 +91,9 @@ export async function runNetworkPrinters(opts: { runs: number; log: (line: strin
         await until(() => {
           const s = sim.machine.status();
           return s.job !== "printing" && s.hotend.target === 0;
-        }, 30_000, `${protocol} stopped`);
+        }, 30_000, `${protocol} stopped`).catch((error: unknown) => {
+          throw new Error(`${String(error)} (run ${i + 1}; the printer: ${JSON.stringify(sim.machine.status())}; the hub said: ${hub?.output().slice(-1500) ?? ""})`);
+        });
         stops.push(performance.now() - t1);
         await until(async () => (await command(http, tech, "interlock.reset", { id: "estop" })).ok, 30_000, "e-stop reset");
         // A halted printer (Moonraker, OctoPrint's M112) restarts its firmware on the reset of its trips.

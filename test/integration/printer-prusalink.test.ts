@@ -17,7 +17,7 @@ import { type DriverState } from "../../hub/src/adapters/printer/backend.ts";
 import type { NetworkDriverOptions, NetworkPrinterDriver } from "../../hub/src/adapters/printer/network/driver.ts";
 import { createPrusaLinkDriver } from "../../hub/src/adapters/printer/network/prusalink.ts";
 import type { PrinterDeviceConfig } from "../../hub/src/adapters/printer/rules.ts";
-import { systemClock } from "../../hub/src/core/clock.ts";
+import { ManualClock, systemClock } from "../../hub/src/core/clock.ts";
 import { HubError } from "../../hub/src/core/errors.ts";
 import { silentLogger } from "../../hub/src/core/logger.ts";
 import type { PrinterFault } from "../../simulators/printer/faults.ts";
@@ -256,6 +256,22 @@ describe("PrusaLink driver + simulator over HTTP", () => {
     expect(w.messages.join("\n")).toMatch(/no heater control/);
     await expect(w.driver.heatersOff()).rejects.toThrow(/no heater control/);
     console.log(`prusalink: e-stop -> printer reports STOPPED in ${stopMs} ms`);
+  });
+
+  it("e-stop right after a job began, before the next status poll: the job is still stopped (the printer is asked, not the last poll)", { timeout: 60_000 }, async () => {
+    const s = await sim();
+    // A clock that never moves: no poll runs after the one at connect, so the driver's last status says idle.
+    const driver = createPrusaLinkDriver(config(s), { clock: new ManualClock(), logger: silentLogger }, OPTIONS);
+    cleanups.push(() => driver.stop());
+    driver.start();
+    await until(() => driver.state === "operational", 30_000, "operational");
+    s.machine.store("from-usb-stick.gcode", tinyModel(400));
+    s.machine.startJob("from-usb-stick.gcode");
+    await until(() => s.machine.status().job === "printing", 20_000, "printing at the printer");
+    expect(driver.status()?.job).toBe("idle");
+    await driver.emergencyStop("e-stop button");
+    expect(s.requests.some((r) => r.method === "DELETE" && /^\/api\/v1\/job\/\d+$/.test(r.path) && r.status === 204)).toBe(true);
+    await until(() => s.machine.status().job !== "printing", 10_000, "the job stopped");
   });
 
   it("a connection dropped mid-request: disconnected at once, the job failed (as the station does), reconnect", { timeout: 120_000 }, async () => {

@@ -315,8 +315,14 @@ export class PrusaLinkDriver extends NetworkPrinterDriver {
   protected async stopNow(reason: string): Promise<void> {
     this.ctx.logger.info({ reason }, "prusalink: emergency stop = stop the job");
     const running = this.last !== null && (this.last.job === "printing" || this.last.job === "paused");
-    if (running && this.jobId !== null) {
-      const reply = await this.call("DELETE", `/api/v1/job/${this.jobId}`);
+    let jobId = running ? this.jobId : null;
+    if (jobId === null) {
+      // The last poll may be from before a start (a job begun a moment ago): ask the printer now.
+      const fresh = await this.call("GET", "/api/v1/status");
+      jobId = fresh.status === 200 ? num(asRecord(asRecord(fresh.body).job).id) : null;
+    }
+    if (jobId !== null) {
+      const reply = await this.call("DELETE", `/api/v1/job/${jobId}`);
       // 404/409: the job ended on its own between the last poll and now.
       if (reply.status !== 204 && reply.status !== 200 && reply.status !== 404 && reply.status !== 409) throw this.refusal("stop the job", reply);
     }

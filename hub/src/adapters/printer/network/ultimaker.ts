@@ -174,7 +174,13 @@ export class UltimakerDriver extends NetworkPrinterDriver {
 
   /** Abort (the firmware parks and cools in `post_print`), then a try to zero the heaters at once. */
   protected async stopNow(reason: string): Promise<void> {
-    if (this.lastJobState !== null && ACTIVE_JOB_STATES.has(this.lastJobState)) await this.setJobState("abort");
+    let active = this.lastJobState !== null && ACTIVE_JOB_STATES.has(this.lastJobState);
+    if (!active) {
+      // The last poll may be from before a start (a job begun a moment ago): ask the printer now.
+      const current = await this.get("/print_job", [404]);
+      active = current.status === 200 && ACTIVE_JOB_STATES.has(str((current.body as JobDoc | null)?.state));
+    }
+    if (active) await this.setJobState("abort");
     try {
       await this.coolDown();
     } catch (error) {
