@@ -103,7 +103,7 @@ export async function runNetworkPrinters(opts: { runs: number; log: (line: strin
       const e = Float64Array.from(stops).sort();
       const f: NetPrinterFigures = { protocol, startP50: percentile(s, 0.5), startMax: s[s.length - 1] ?? Number.NaN, estopP50: percentile(e, 0.5), estopMax: e[e.length - 1] ?? Number.NaN, runs: opts.runs };
       out.push(f);
-      opts.log(`  ${protocol.padEnd(10)} start -> printing p50 ${f.startP50.toFixed(0)} ms, max ${f.startMax.toFixed(0)} ms;   e-stop -> stopped p50 ${f.estopP50.toFixed(0)} ms, max ${f.estopMax.toFixed(0)} ms`);
+      opts.log(`  ${protocol.padEnd(10)} start -> printing p50 ${f.startP50.toFixed(0)} ms, max ${f.startMax.toFixed(0)} ms;   e-stop -> stopped p50 ${f.estopP50.toFixed(0)} ms, max ${f.estopMax.toFixed(0)} ms   (runs: e-stop ${stops.map((v) => v.toFixed(0)).join(", ")} ms)`);
     } finally {
       if (hub !== null) await hub.kill("SIGTERM");
       await sim.stop();
