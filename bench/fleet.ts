@@ -274,9 +274,12 @@ async function runBusy(opts: FleetOptions, result: FleetResult, broker: "embedde
     const startS = secondsSince(t0);
     http = `http://127.0.0.1:${hub.httpPort}`;
     const restored = new Map((await getJson<DeviceView[]>(`${http}/api/devices`)).map((d) => [d.id, d]));
+    // The state the hub restored, or the one the broker has told it since (Mosquitto hands a restarted
+    // hub the devices' retained wills, "offline", at once; the registry then knows, not remembers).
+    const stateOf = (r: DeviceView) => r.lastKnownState ?? r.state;
     const kept = known.filter((d) => {
       const r = restored.get(d.id);
-      return r !== undefined && r.lastKnownState === d.state && r.lastSeen === d.lastSeen && JSON.stringify(r.counters) === JSON.stringify(d.counters);
+      return r !== undefined && stateOf(r) === d.state && r.lastSeen === d.lastSeen && JSON.stringify(r.counters) === JSON.stringify(d.counters);
     }).length;
     const messages = known.reduce((sum, d) => sum + d.counters.messages, 0);
     log(`  (b) all ${fmt(n)} devices disconnected: offline at the hub after ${offlineS === null ? "more than 60 s" : `${offlineS.toFixed(1)} s`}; clean stop ${stopS.toFixed(1)} s; restart ${startS.toFixed(1)} s`);
@@ -285,7 +288,7 @@ async function runBusy(opts: FleetOptions, result: FleetResult, broker: "embedde
       // What differs, so a difference the broker explains (retained messages sent again to the restarted hub) is told from one the store causes.
       const differ = (f: (d: DeviceView, r: DeviceView) => boolean) => known.filter((d) => { const r = restored.get(d.id); return r === undefined || f(d, r); }).length;
       const extra = known.reduce((sum, d) => sum + ((restored.get(d.id)?.counters.messages ?? d.counters.messages) - d.counters.messages), 0);
-      log(`      of those that differ: state ${fmt(differ((d, r) => r.lastKnownState !== d.state))}, last-seen time ${fmt(differ((d, r) => r.lastSeen !== d.lastSeen))}, counters ${fmt(differ((d, r) => JSON.stringify(r.counters) !== JSON.stringify(d.counters)))} (${fmt(extra)} messages more than before the stop; now: ${states(await getJson<Health>(`${http}/api/hub/health`))})`);
+      log(`      of those that differ: state ${fmt(differ((d, r) => stateOf(r) !== d.state))}, last-seen time ${fmt(differ((d, r) => r.lastSeen !== d.lastSeen))}, counters ${fmt(differ((d, r) => JSON.stringify(r.counters) !== JSON.stringify(d.counters)))} (${fmt(extra)} messages more than before the stop; now: ${states(await getJson<Health>(`${http}/api/hub/health`))})`);
     }
     watch = await LiveWatch.open(http);
     closing.push(watch);

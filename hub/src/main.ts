@@ -32,7 +32,7 @@ import { registerStationRoutes } from "./api/routes/stations.ts";
 import { registerEstopRoutes } from "./api/routes/estop.ts";
 import { EstopTerminals } from "./api/estop-terminals.ts";
 import { BrokerThread } from "./broker/broker-thread.ts";
-import { EXTERNAL_BROKER_STATS } from "./broker/protocol.ts";
+import type { Denial } from "./broker/protocol.ts";
 import { declaredDevices, deviceLabel } from "./config/names.ts";
 import type { HubConfig } from "./config/schema.ts";
 import { text } from "./core/texts/texts.ts";
@@ -66,7 +66,7 @@ import { DeviceStore } from "./storage/device-store.ts";
 import { HistoryStore } from "./storage/history.ts";
 import { SqliteInterlockStore } from "./storage/interlock-store.ts";
 import { JobHistory } from "./storage/job-history.ts";
-import { ExternalLink, type MqttLink } from "./transports/mqtt-link.ts";
+
 import { Lifecycle } from "./lifecycle.ts";
 import { BrokerSelfCheck } from "./broker/self-check.ts";
 
@@ -118,16 +118,39 @@ export interface Hub {
 const SWEEP_MS = 250;
 const SAVE_DEVICES_MS = 5000;
 
-function startLink(config: Readonly<HubConfig>, clock: Clock, logger: Logger, pipeline: TelemetryPipeline, registry: Registry, alarms: AlarmBook): { broker: BrokerThread | null; link: MqttLink } {
+function startLink(config: Readonly<HubConfig>, clock: Clock, logger: Logger, pipeline: TelemetryPipeline, registry: Registry, alarms: AlarmBook): { broker: BrokerThread | null; link: BrokerThread } {
+  const hooks = {
+    denied: (d: Denial) => {
+      const device = d.deviceId !== null && registry.has(d.deviceId) ? d.deviceId : null;
+      pipeline.reject(device, d.code, d.message, d.count);
+      // A device's client id tried by another account: someone is trying to take its place.
+      if (d.code === "client-id-refused" && device !== null) {
+        alarms.raise(`mqtt-client-id:${device}`, "warning", device, text("alarm.mqttTakeover", { device: registry.label(device), message: d.message }));
+      }
+    },
+    restarting: (reason: string) => alarms.raise("mqtt-broker-restarted", "critical", "broker", text("alarm.brokerRestarted", { reason })),
+  };
   if (config.broker.mode === "external") {
-    const link = new ExternalLink(
+    // The hub's client of the external broker runs on a thread of its own, as the embedded broker
+    // does: the fleet's traffic is parsed there and handed over in batches the main thread takes.
+    const link = new BrokerThread(
       {
-        url: config.broker.url ?? "",
-        ...(config.broker.hub !== undefined ? { username: config.broker.hub.username, password: config.broker.hub.password } : {}),
-        clientId: `tec-hub-${config.site}-${process.pid}`,
-        will: { topic: `tec/${config.site}/_hub/status`, payload: "offline" },
+        site: config.site,
+        external: {
+          url: config.broker.url ?? "",
+          ...(config.broker.hub !== undefined ? { username: config.broker.hub.username, password: config.broker.hub.password } : {}),
+          clientId: `tec-hub-${config.site}-${process.pid}`,
+          will: { topic: `tec/${config.site}/_hub/status`, payload: "offline" },
+        },
+        host: "",
+        port: 0,
+        plain: false,
+        tls: null,
+        devices: [],
+        observer: null,
+        limits: config.broker.limits,
       },
-      logger.child({ module: "mqtt" }),
+      { clock, logger: logger.child({ module: "mqtt" }), hooks },
     );
     return { broker: null, link };
   }
@@ -142,22 +165,7 @@ function startLink(config: Readonly<HubConfig>, clock: Clock, logger: Logger, pi
       observer: config.broker.observer,
       limits: config.broker.limits,
     },
-    {
-      clock,
-      logger: logger.child({ module: "broker" }),
-      hooks: {
-        denied: (d) => {
-          const device = d.deviceId !== null && registry.has(d.deviceId) ? d.deviceId : null;
-          pipeline.reject(device, d.code, d.message, d.count);
-          // A device's client id tried by another account: someone is trying to take its place.
-          if (d.code === "client-id-refused" && device !== null) {
-            alarms.raise(`mqtt-client-id:${device}`, "warning", device, text("alarm.mqttTakeover", { device: registry.label(device), message: d.message }));
-          }
-        },
-        restarting: (reason) =>
-          alarms.raise("mqtt-broker-restarted", "critical", "broker", text("alarm.brokerRestarted", { reason })),
-      },
-    },
+    { clock, logger: logger.child({ module: "broker" }), hooks },
   );
   return { broker, link: broker };
 }
@@ -352,7 +360,7 @@ async function assemble(config: Readonly<HubConfig>, clock: Clock, logger: Logge
       mode: config.broker.mode,
       description: link.description,
       connected: link.connected,
-      ...(broker?.stats() ?? EXTERNAL_BROKER_STATS),
+      ...link.stats(),
     }),
     live: () => ({ clients: live.clients, frames: live.counters.frames, skippedForSlowClients: live.counters.skippedForSlowClients }),
     history: () => ({ ...history.stats() }),
@@ -389,7 +397,7 @@ async function assemble(config: Readonly<HubConfig>, clock: Clock, logger: Logge
   // Start, in order; everything started is stopped in reverse.
   await life.start("history", () => history.start(), () => history.stop());
   await life.start("mqtt", async () => {
-    await broker?.listen();
+    await link.listen();
     await link.start();
     await adapter.start();
   }, () => link.stop());

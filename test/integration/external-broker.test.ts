@@ -50,6 +50,27 @@ describe("external broker mode (Mosquitto)", () => {
     await until(async () => (await h.get<Ok<DeviceView>>("/api/devices/dev-a")).body.result.state === "offline", 5000, "offline via Mosquitto's last will");
   });
 
+  it("runs its client of Mosquitto on a thread of its own; the link follows the broker down and back, and readings flow again", async () => {
+    type Health = Ok<{ mqtt: { mode: string; connected: boolean; description: string; hubDropped: number } }>;
+    const mqtt = async () => (await h.get<Health>("/api/hub/health")).body.result.mqtt;
+    expect(await mqtt()).toMatchObject({ mode: "external", connected: true, description: `external broker ${mosquitto.url}, own thread`, hubDropped: 0 });
+    // Mosquitto killed (no goodbye) and back on the same port 3 s later.
+    const restarted = mosquitto.restart(3000);
+    await until(async () => !(await mqtt()).connected, 3000, "the link down while Mosquitto is away");
+    await restarted;
+    await until(async () => (await mqtt()).connected, 10_000, "the link up again");
+    // The hub subscribed again by itself: a reading sent now arrives.
+    const device = await connectMqtt(mosquitto.url, { clientId: "dev-a-after-restart" });
+    await device.publishAsync(`tec/${SITE}/dev-a/status`, "online", { retain: true, qos: 1 });
+    await device.publishAsync(`tec/${SITE}/dev-a/meta`, JSON.stringify(TEST_META), { retain: true, qos: 1 });
+    let seq = 100;
+    await until(async () => {
+      await device.publishAsync(`tec/${SITE}/dev-a/tele`, JSON.stringify({ ts: Date.now(), seq: seq++, readings: { powerW: 654, tempC: 20 } }));
+      return (await h.get<Ok<DeviceView>>("/api/devices/dev-a")).body.result.channels.powerW?.value === 654;
+    }, 10_000, "a reading through the restarted broker");
+    await device.endAsync();
+  });
+
   it("publishes the hub's retained status and heartbeat through Mosquitto, and offline on stop", async () => {
     const watcher = await connectMqtt(mosquitto.url, { clientId: "watcher" });
     const seen: string[] = [];

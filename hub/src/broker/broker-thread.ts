@@ -1,6 +1,7 @@
 /**
  * The hub's side of its embedded broker: starts the broker's worker thread (broker-worker.ts), and is
- * the hub's MQTT link to it. The main thread only receives what the hub subscribed to, batched per
+ * the hub's MQTT link to it. With an external broker (`init.external`) the same thread runs the
+ * hub's client of that broker instead (external-client.ts), and the link is up while it is connected. The main thread only receives what the hub subscribed to, batched per
  * turn of the broker's loop, and only sends its own publishes; fan-out to subscribers, parsing,
  * logins and floods cost the broker's thread, never the interlocks'. If the thread dies it is
  * started again on the same port, and the hub's subscriptions with it.
@@ -49,6 +50,8 @@ export class BrokerThread implements MqttLink {
   /** The TLS listener's port and certificate, read once at the first start and kept for restarts. */
   private tls: BrokerTlsInit | null = null;
   private up = false;
+  /** Embedded: always; external: while the thread's client is connected to the broker. */
+  private linkUp: boolean;
   private stopping = false;
   private restartMs = RESTART_MIN_MS;
   private restartTimer: Timer | null = null;
@@ -63,15 +66,18 @@ export class BrokerThread implements MqttLink {
   constructor(
     private readonly init: BrokerThreadInit,
     private readonly ctx: { clock: Clock; logger: Logger; hooks: BrokerThreadHooks },
-  ) {}
+  ) {
+    this.linkUp = (init.external ?? null) === null;
+  }
 
   get description(): string {
+    if (this.init.external) return `external broker ${this.init.external.url}, own thread`;
     const ports = [this.boundPort !== null ? `port ${this.boundPort}` : "no plain port", ...(this.boundTlsPort !== null ? [`TLS port ${this.boundTlsPort}`] : [])];
     return `embedded, ${ports.join(", ")}, own thread`;
   }
 
   get connected(): boolean {
-    return this.up && this.worker !== null;
+    return this.up && this.worker !== null && this.linkUp;
   }
 
   /** The plain listener's port, or null when it is off (`broker.plain: false`). */
@@ -110,7 +116,7 @@ export class BrokerThread implements MqttLink {
   /** The link is up (the thread is already listening). */
   start(): Promise<void> {
     this.up = true;
-    for (const l of this.listeners) l(true);
+    if (this.linkUp) for (const l of this.listeners) l(true);
     return Promise.resolve();
   }
 
@@ -178,6 +184,11 @@ export class BrokerThread implements MqttLink {
           case "denials":
             for (const d of msg.items) this.ctx.hooks.denied(d);
             return;
+          case "link":
+            if (this.linkUp === msg.up) return;
+            this.linkUp = msg.up;
+            if (this.up) for (const l of this.listeners) l(msg.up);
+            return;
           case "stats":
             this.latest = msg.stats;
             return;
@@ -192,7 +203,7 @@ export class BrokerThread implements MqttLink {
       worker.on("exit", (code) => {
         if (this.worker === worker) this.worker = null;
         if (!ready) {
-          reject(new Error(`the embedded MQTT broker did not start: ${failure ?? `its thread exited with code ${code}`}`));
+          reject(new Error(`${this.init.external ? "the hub's MQTT client thread" : "the embedded MQTT broker"} did not start: ${failure ?? `its thread exited with code ${code}`}`));
           return;
         }
         if (this.stopping) return;
@@ -248,6 +259,8 @@ export class BrokerThread implements MqttLink {
 
   private onCrash(reason: string): void {
     this.restarts += 1;
+    // External: the new thread's client says when it is connected again.
+    if (this.init.external) this.linkUp = false;
     for (const l of this.listeners) l(false);
     this.ctx.logger.error({ reason, retryInMs: this.restartMs }, "mqtt broker thread stopped; restarting");
     this.ctx.hooks.restarting(reason);
@@ -261,7 +274,8 @@ export class BrokerThread implements MqttLink {
       this.spawn(this.boundPort ?? this.init.port, tls).then(
         () => {
           this.handlers.forEach((h, sub) => this.send({ t: "subscribe", filter: h.filter, sub }));
-          if (this.up) for (const l of this.listeners) l(true);
+          // External: the new thread's client says so itself once it is connected ("link").
+          if (this.up && !this.init.external) for (const l of this.listeners) l(true);
         },
         (error: unknown) => this.onCrash(error instanceof Error ? error.message : String(error)),
       );

@@ -8,8 +8,7 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parentPort, workerData } from "node:worker_threads";
 import { loopDelayMs } from "../api/monitor.ts";
-import { BrokerCore } from "./broker-core.ts";
-import type { BrokerInit, Denial, FromBroker, ToBroker } from "./protocol.ts";
+import type { BrokerInit, BrokerStats, Denial, FromBroker, ToBroker } from "./protocol.ts";
 
 const port =
   parentPort ??
@@ -61,8 +60,8 @@ function flushDenials(): void {
   denials.clear();
 }
 
-const core = new BrokerCore(init, {
-  toHub(sub, topic, payload) {
+const sink = {
+  toHub(sub: number, topic: string, payload: Buffer) {
     subs.push(sub);
     topics.push(topic);
     payloads.push(payload);
@@ -72,7 +71,7 @@ const core = new BrokerCore(init, {
       setImmediate(flush);
     }
   },
-  denied(d) {
+  denied(d: Omit<Denial, "count">) {
     const key = `${d.deviceId ?? ""}\u0000${d.code}`;
     const existing = denials.get(key);
     if (existing !== undefined) {
@@ -83,7 +82,27 @@ const core = new BrokerCore(init, {
     }
     denialTimer ??= setTimeout(flushDenials, DENIALS_EVERY_MS);
   },
-});
+  link(up: boolean) {
+    post({ t: "link", up });
+  },
+};
+
+/** What this thread runs: the embedded broker (aedes), or the hub's client of an external broker. */
+interface Core {
+  readonly port: number | null;
+  readonly tlsPort: number | null;
+  start(): Promise<void>;
+  subscribe(filter: string, sub: number): Promise<void>;
+  publish(topic: string, payload: Buffer, qos: 0 | 1, retain: boolean): void;
+  taken(n: number): void;
+  stop(): Promise<void>;
+  stats(loopDelayP99Ms: number): BrokerStats;
+}
+const external = init.external ?? null;
+const core: Core =
+  external !== null
+    ? new (await import("./external-client.ts")).ExternalClient({ ...init, external }, sink)
+    : new (await import("./broker-core.ts")).BrokerCore(init, sink);
 
 const loop = monitorEventLoopDelay({ resolution: 10 });
 loop.enable();

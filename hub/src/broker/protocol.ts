@@ -37,8 +37,20 @@ export interface BrokerTlsInit {
   key: string;
 }
 
+/** The hub as a client of an external broker (Mosquitto), on the broker's thread instead of aedes. */
+export interface ExternalClientInit {
+  url: string;
+  username?: string;
+  password?: string;
+  clientId: string;
+  /** Published retained by the broker if the hub vanishes. */
+  will: { topic: string; payload: string };
+}
+
 export interface BrokerInit {
   site: string;
+  /** Set: no embedded broker; the thread is the hub's client of this external broker (listeners, devices and observer unused). */
+  external?: ExternalClientInit | null;
   host: string;
   port: number;
   /** Whether the plain (non-TLS) listener on `port` runs. */
@@ -142,5 +154,7 @@ export type FromBroker =
   /** Messages for the hub's subscriptions: which one each matched, topics, and payloads back to back in `bytes`. */
   | { t: "messages"; topics: string[]; subs: Uint16Array; ends: Uint32Array; bytes: Uint8Array }
   | { t: "denials"; items: Denial[] }
+  /** External mode: the connection to the external broker came up or went down. */
+  | { t: "link"; up: boolean }
   | { t: "stats"; stats: BrokerStats }
   | { t: "stopped" };

@@ -15,7 +15,7 @@ import { AlarmBook } from "../core/alarms/alarms.ts";
 import { Bus } from "../core/bus.ts";
 import { systemClock } from "../core/clock.ts";
 import { silentLogger } from "../core/logger.ts";
-import { ExternalLink } from "../transports/mqtt-link.ts";
+import { BrokerThread } from "./broker-thread.ts";
 import { generateMosquittoFiles } from "./mosquitto-files.ts";
 import { BROKER_CHECK_ALARM, BrokerSelfCheck } from "./self-check.ts";
 
@@ -41,8 +41,24 @@ describe("the external broker self-check", () => {
 
   async function check(url: string) {
     const config = configFor(url);
-    const link = new ExternalLink({ url, ...HUB, clientId: `tec-hub-check-site-${process.pid}`, will: { topic: "tec/check-site/_hub/status", payload: "offline" } }, silentLogger);
+    // The hub's link in external mode: its client of the broker on a thread of its own.
+    const link = new BrokerThread(
+      {
+        site: "check-site",
+        external: { url, ...HUB, clientId: `tec-hub-check-site-${process.pid}`, will: { topic: "tec/check-site/_hub/status", payload: "offline" } },
+        host: "",
+        port: 0,
+        plain: false,
+        tls: null,
+        devices: [],
+        observer: null,
+        limits: config.broker.limits,
+      },
+      { clock: systemClock, logger: silentLogger, hooks: { denied: () => undefined, restarting: () => undefined } },
+    );
+    await link.listen();
     await link.start();
+    expect(link.connected).toBe(true);
     cleanup.push(() => link.stop());
     const alarms = new AlarmBook({ clock: systemClock, bus: new Bus(silentLogger), store: { save: () => undefined, load: () => [] } });
     const check = new BrokerSelfCheck({ config, link, alarms, logger: silentLogger, clock: systemClock, timeoutMs: 15_000 });
