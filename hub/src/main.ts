@@ -31,7 +31,7 @@ import { registerSessionRoutes } from "./api/routes/session.ts";
 import { registerStationRoutes } from "./api/routes/stations.ts";
 import { registerEstopRoutes } from "./api/routes/estop.ts";
 import { EstopTerminals } from "./api/estop-terminals.ts";
-import { BrokerThread } from "./broker/broker-thread.ts";
+import { BrokerThread, externalClientThreadInit } from "./broker/broker-thread.ts";
 import type { Denial } from "./broker/protocol.ts";
 import { declaredDevices, deviceLabel } from "./config/names.ts";
 import type { HubConfig } from "./config/schema.ts";
@@ -134,22 +134,7 @@ function startLink(config: Readonly<HubConfig>, clock: Clock, logger: Logger, pi
     // The hub's client of the external broker runs on a thread of its own, as the embedded broker
     // does: the fleet's traffic is parsed there and handed over in batches the main thread takes.
     const link = new BrokerThread(
-      {
-        site: config.site,
-        external: {
-          url: config.broker.url ?? "",
-          ...(config.broker.hub !== undefined ? { username: config.broker.hub.username, password: config.broker.hub.password } : {}),
-          clientId: `tec-hub-${config.site}-${process.pid}`,
-          will: { topic: `tec/${config.site}/_hub/status`, payload: "offline" },
-        },
-        host: "",
-        port: 0,
-        plain: false,
-        tls: null,
-        devices: [],
-        observer: null,
-        limits: config.broker.limits,
-      },
+      externalClientThreadInit(config),
       { clock, logger: logger.child({ module: "mqtt" }), hooks },
     );
     return { broker: null, link };

@@ -7,6 +7,7 @@
  * started again on the same port, and the hub's subscriptions with it.
  */
 import { Worker } from "node:worker_threads";
+import type { HubConfig } from "../config/schema.ts";
 import type { Clock, Timer } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 import type { MessageHandler, MqttLink, PublishOptions } from "../transports/mqtt-link.ts";
@@ -34,6 +35,27 @@ export interface BrokerTlsSource {
 
 /** What the broker is started with: its init, with the TLS listener's certificate still to be read. */
 export type BrokerThreadInit = Omit<BrokerInit, "tls"> & { tls: BrokerTlsSource | null };
+
+/** The thread's init in external mode: the hub's client of `broker.url` on its own account; no listeners, devices or observer. */
+export function externalClientThreadInit(config: Pick<HubConfig, "site" | "broker">): BrokerThreadInit {
+  const b = config.broker;
+  return {
+    site: config.site,
+    external: {
+      url: b.url ?? "",
+      ...(b.hub !== undefined ? { username: b.hub.username, password: b.hub.password } : {}),
+      clientId: `tec-hub-${config.site}-${process.pid}`,
+      will: { topic: `tec/${config.site}/_hub/status`, payload: "offline" },
+    },
+    host: "",
+    port: 0,
+    plain: false,
+    tls: null,
+    devices: [],
+    observer: null,
+    limits: b.limits,
+  };
+}
 
 const RESTART_MIN_MS = 500;
 const RESTART_MAX_MS = 30_000;

@@ -15,7 +15,7 @@ import { AlarmBook } from "../core/alarms/alarms.ts";
 import { Bus } from "../core/bus.ts";
 import { systemClock } from "../core/clock.ts";
 import { silentLogger } from "../core/logger.ts";
-import { BrokerThread } from "./broker-thread.ts";
+import { BrokerThread, externalClientThreadInit } from "./broker-thread.ts";
 import { generateMosquittoFiles } from "./mosquitto-files.ts";
 import { BROKER_CHECK_ALARM, BrokerSelfCheck } from "./self-check.ts";
 
@@ -43,17 +43,7 @@ describe("the external broker self-check", () => {
     const config = configFor(url);
     // The hub's link in external mode: its client of the broker on a thread of its own.
     const link = new BrokerThread(
-      {
-        site: "check-site",
-        external: { url, ...HUB, clientId: `tec-hub-check-site-${process.pid}`, will: { topic: "tec/check-site/_hub/status", payload: "offline" } },
-        host: "",
-        port: 0,
-        plain: false,
-        tls: null,
-        devices: [],
-        observer: null,
-        limits: config.broker.limits,
-      },
+      externalClientThreadInit(config),
       { clock: systemClock, logger: silentLogger, hooks: { denied: () => undefined, restarting: () => undefined } },
     );
     await link.listen();
